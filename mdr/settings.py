@@ -1,0 +1,227 @@
+"""The one settings module: every knob comes from the environment (see the table in README.md).
+
+Secrets have no production defaults: with ``DJANGO_DEBUG`` off, a missing ``SECRET_KEY`` fails fast.
+The development defaults (``DJANGO_DEBUG=1``) are set by ``tools/services.py`` for ``make run``/``make test``.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+TESTING = env.bool("MDR_TESTING", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured("SECRET_KEY must be set (DJANGO_DEBUG is off)")
+    SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+
+# Customers live at <slug>.<MDR_BASE_DOMAIN>; the provider console at MDR_BASE_DOMAIN itself.
+MDR_BASE_DOMAIN = env.str("MDR_BASE_DOMAIN", default="localhost")
+MDR_PUBLIC_URL_SCHEME = env.str("MDR_PUBLIC_URL_SCHEME", default="http")
+MDR_PUBLIC_PORT = env.str("MDR_PUBLIC_PORT", default="8000")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[MDR_BASE_DOMAIN, f".{MDR_BASE_DOMAIN}"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# Apps in the public schema only: provider-wide data (see DESIGN.md §3).
+SHARED_APPS = [
+    "django_tenants",  # tenant routing, schema_context, clone_schema
+    "tenants",  # Customer, Domain, API key digests: resolved before entering a customer schema
+    "django.contrib.contenttypes",  # needed by auth in every schema
+    "django.contrib.auth",  # provider staff live in public's auth tables
+    "django.contrib.sessions",  # provider console sessions (host-only cookie, public table)
+    "django.contrib.messages",  # stateless, no tables
+    "django.contrib.staticfiles",  # stateless, no tables
+    "rest_framework",  # stateless, no tables
+    "drf_spectacular",  # stateless, no tables
+    "django_dramatiq",  # broker wiring; its task table is not used (no AdminMiddleware)
+    "mdr.core",  # health checks, base templates, tenant-aware helpers; no tables
+    "mdr.accounts",  # provider staff users (public) and customer users (each schema)
+    "mdr.audit",  # audit of provider actions (public) and of customer data access (each schema)
+    "mdr.console",  # provider console pages; no tables
+]
+
+# Apps in every customer schema: everything about one customer's security data.
+TENANT_APPS = [
+    "django.contrib.contenttypes",  # content types per schema, needed by auth
+    "django.contrib.auth",  # customer users live in their own schema: no login crosses customers
+    "django.contrib.sessions",  # portal sessions stored in the customer's schema
+    "mdr.accounts",  # customer users and roles
+    "mdr.audit",  # the customer's own audit trail, including provider staff access
+    "mdr.scope",  # contracts and scope
+    "mdr.portal",  # customer portal pages; no tables
+]
+
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Customer"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+# New customer schemas are cloned from this migrated template instead of running every migration.
+TENANT_BASE_SCHEMA = env.str("MDR_TEMPLATE_SCHEMA", default="tenant_template")
+TENANT_CREATION_FAKES_MIGRATIONS = env.bool("MDR_CLONE_FROM_TEMPLATE", default=True)
+TENANT_LIMIT_SET_CALLS = True
+TENANT_SUBPROCESS_PARALLEL = env.int("MDR_MIGRATE_PARALLEL", default=2)
+
+MIDDLEWARE = [
+    "django_tenants.middleware.main.TenantMainMiddleware",
+    "mdr.core.middleware.DatabaseUnavailableMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mdr.core.middleware.CustomerStatusMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mdr.urls_tenant"
+PUBLIC_SCHEMA_URLCONF = "mdr.urls_public"
+SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mdr.core.context_processors.tenant",
+            ],
+        },
+    }
+]
+
+WSGI_APPLICATION = "mdr.wsgi.application"
+
+DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/mdr")}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# Direct connections or session pooling only: django-tenants cannot run behind transaction pooling.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+DATABASES["default"]["TEST"] = {"NAME": env.str("MDR_TEST_DATABASE_NAME", default="test_mdr")}
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Every cache key starts with the schema name (DESIGN.md §3).
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "KEY_PREFIX": "mdr",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+    }
+}
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["mdr.accounts.backends.TenantUserBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = env.list(
+    "DJANGO_PASSWORD_HASHERS",
+    default=[
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ],
+)
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Sessions never cross domains: host-only cookies, and each schema has its own session table.
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_DOMAIN = None
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_AGE", default=8 * 3600)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ja", "日本語")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MDR_DATA_DIR = Path(env.str("MDR_DATA_DIR", default=str(BASE_DIR / ".data")))
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"soc@{MDR_BASE_DOMAIN}")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "mdr.accounts.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "mdr.core.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MDR backend API",
+    "DESCRIPTION": "Alerts in, SLAs kept, CSIRTs notified. Provider API on the provider domain; "
+    "customer API on <customer>.<base domain>.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Dramatiq: Redis broker; the tenant middleware stamps and enters the schema of every message.
+DRAMATIQ_NAMESPACE = env.str("MDR_DRAMATIQ_NAMESPACE", default="mdr")
+DRAMATIQ_BROKER = {
+    "BROKER": "dramatiq.brokers.redis.RedisBroker",
+    "OPTIONS": {"url": REDIS_URL, "namespace": DRAMATIQ_NAMESPACE},
+    "MIDDLEWARE": [
+        "dramatiq.middleware.AgeLimit",
+        "dramatiq.middleware.TimeLimit",
+        "dramatiq.middleware.Callbacks",
+        "dramatiq.middleware.Retries",
+        "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "mdr.broker.TenantMiddleware",
+    ],
+}
+DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+
+MDR_SCHEDULER_INTERVAL_SECONDS = env.float("MDR_SCHEDULER_INTERVAL_SECONDS", default=5.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,18 @@
+"""URL patterns both the provider domain and customer domains serve."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from mdr.accounts import api as accounts_api
+from mdr.accounts.views import LoginView, LogoutView
+from mdr.core.health import healthz, readyz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/whoami", accounts_api.WhoamiApi.as_view(), name="api-whoami"),
+]

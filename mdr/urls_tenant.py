@@ -1,0 +1,15 @@
+"""Customer domain (customer schema): customer portal, customer API, and the ingest endpoint."""
+
+from django.urls import path
+
+from mdr.accounts import api as accounts_api
+from mdr.portal import views as portal
+from mdr.urls_common import urlpatterns as common
+
+urlpatterns = [
+    *common,
+    path("", portal.home, name="home"),
+    path("users/", portal.users, name="portal-users"),
+    path("access-log/", portal.access_log, name="portal-access-log"),
+    path("api/v1/users", accounts_api.UserListApi.as_view(), name="api-users"),
+]

@@ -1,0 +1,82 @@
+"""Provider-wide (public schema) records: customers, their domains and API key digests.
+
+Nothing here holds a customer's security data; it is what the ingest path and the host router need to
+resolve a tenant before entering its schema (DESIGN.md §3).
+"""
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+from tenants.constants import CustomerStatus
+
+
+class Customer(TenantMixin):
+    """One MDR customer and its PostgreSQL schema. The provider itself is the row whose schema is public."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=40, unique=True)
+    status = models.CharField(max_length=16, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE)
+    timezone = models.CharField(max_length=64, default="Asia/Tokyo")
+    language = models.CharField(max_length=2, default="ja")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    offboarded_at = models.DateTimeField(null=True, blank=True)
+
+    # Schemas are created by tenants.services.customer_onboard inside one transaction, never by save().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_provider(self) -> bool:
+        return self.schema_name == "public"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == CustomerStatus.ACTIVE
+
+
+class Domain(DomainMixin):
+    """A host name routed to a customer's schema (or to the provider console for the public row)."""
+
+
+class ApiKeyScope(models.TextChoices):
+    INGEST = "ingest", "Push alerts"
+    READ = "read", "Read alerts, incidents and reports"
+
+
+class ApiKey(models.Model):
+    """An API key of one customer: only the SHA-256 digest of the full key is kept.
+
+    The key reads ``mdr_<public_id>_<secret><checksum>``; ``public_id`` finds the row, the digest is compared in
+    constant time, the checksum lets a mistyped key be refused without touching the database.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    public_id = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    scopes = ArrayField(models.CharField(max_length=16, choices=ApiKeyScope.choices))
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer", "revoked_at"], name="tenants_apikey_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (mdr_{self.public_id}_…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
