@@ -12,16 +12,20 @@ forgotten context fails closed instead of running in the previous message's tena
 import logging
 
 import dramatiq
-from dramatiq.middleware import SkipMessage
+from dramatiq.middleware import MiddlewareError, SkipMessage
 
 log = logging.getLogger(__name__)
 
 OPTION = "tenant_schema"
 PUBLIC = "public"
+# A schema that never exists, searched alone: while a message's tenant is being checked (and if checking it
+# fails unexpectedly, e.g. the database is down) every table lookup fails, so the actor errors and is retried
+# instead of running anywhere.
+NOWHERE = "mdr_no_tenant"
 
 
-class TenantContextError(RuntimeError):
-    """A tenant-scoped actor was enqueued without a tenant."""
+class TenantContextError(MiddlewareError):
+    """A tenant-scoped actor was enqueued without a tenant. (A MiddlewareError, so dramatiq does not swallow it.)"""
 
 
 class TenantMiddleware(dramatiq.Middleware):
@@ -55,7 +59,7 @@ class TenantMiddleware(dramatiq.Middleware):
 
         schema = message.options.get(OPTION)
         scope = self._scope(broker, message)
-        connection.set_schema_to_public()
+        connection.set_schema(NOWHERE, include_public=False)
         refused = None
         if not schema:
             refused = "message has no tenant"
@@ -70,7 +74,9 @@ class TenantMiddleware(dramatiq.Middleware):
                                                       "message_id": message.message_id})
             message.fail()
             raise SkipMessage(refused)
-        if schema != PUBLIC:
+        if schema == PUBLIC:
+            connection.set_schema_to_public()
+        else:
             connection.set_schema(schema)
 
     def _reset(self):

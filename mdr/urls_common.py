@@ -12,7 +12,13 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/whoami", accounts_api.WhoamiApi.as_view(), name="api-whoami"),
 ]
+
+
+def api_docs(urlconf: str) -> list:
+    """``/api/schema/`` and ``/api/docs/`` describing the API of one domain kind (provider or customer)."""
+    return [
+        path("api/schema/", SpectacularAPIView.as_view(urlconf=urlconf), name="api-schema"),
+        path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    ]

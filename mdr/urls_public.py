@@ -3,11 +3,13 @@
 from django.urls import path
 
 from mdr.console import views as console
+from mdr.urls_common import api_docs
 from mdr.urls_common import urlpatterns as common
 from tenants import api as tenants_api
 
 urlpatterns = [
     *common,
+    *api_docs("mdr.urls_public"),
     path("", console.home, name="home"),
     path("api/provider/customers/", tenants_api.CustomerListCreateApi.as_view(), name="api-customers"),
     path("api/provider/customers/<slug:slug>/suspend", tenants_api.CustomerSuspendApi.as_view(),

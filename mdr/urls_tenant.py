@@ -4,10 +4,12 @@ from django.urls import path
 
 from mdr.accounts import api as accounts_api
 from mdr.portal import views as portal
+from mdr.urls_common import api_docs
 from mdr.urls_common import urlpatterns as common
 
 urlpatterns = [
     *common,
+    *api_docs("mdr.urls_tenant"),
     path("", portal.home, name="home"),
     path("users/", portal.users, name="portal-users"),
     path("access-log/", portal.access_log, name="portal-access-log"),

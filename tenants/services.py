@@ -185,3 +185,12 @@ def customer_resume(*, actor: Actor, customer: Customer) -> Customer:
         audit_record(actor=actor, action="customer.resume", target_type="customer", target_id=customer.slug)
     customer.refresh_from_db()
     return customer
+
+
+def provider_ensure() -> Customer:
+    """The public tenant row and the provider domain (``MDR_BASE_DOMAIN``); idempotent."""
+    provider, _ = Customer.objects.get_or_create(
+        schema_name="public", defaults={"name": "Provider", "slug": "provider"}
+    )
+    Domain.objects.get_or_create(domain=settings.MDR_BASE_DOMAIN, defaults={"tenant": provider, "is_primary": True})
+    return provider

@@ -1,5 +1,7 @@
 """API plumbing shared by every endpoint: the error shape and field-named validation errors."""
 
+from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -12,3 +14,22 @@ def exception_handler(exc, context):
     if field is not None and message is not None and isinstance(exc, ValueError):
         return Response({"errors": {field: [message]}}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Names nested ``InputSerializer``/``OutputSerializer`` components after their API class (``WhoamiOutput``)."""
+
+    def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
+        name = super()._get_serializer_name(serializer, direction, bypass_extensions)
+        qualname = type(serializer).__qualname__
+        if "." in qualname:
+            return qualname.split(".")[0].removesuffix("Api") + name
+        return name
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "mdr.accounts.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "mdr_<public id>_<secret><checksum>"}

