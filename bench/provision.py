@@ -87,9 +87,7 @@ def schema_structure(schema: str) -> dict[str, frozenset]:
     """What a schema holds, by name: enough to tell a faithful copy of the template from a broken one."""
     own = [schema]
     return {
-        "tables": frozenset(
-            r[0] for r in _rows("SELECT tablename FROM pg_tables WHERE schemaname = %s", own)
-        ),
+        "tables": frozenset(r[0] for r in _rows("SELECT tablename FROM pg_tables WHERE schemaname = %s", own)),
         "columns": frozenset(
             _rows(
                 "SELECT table_name, column_name, data_type, is_nullable, is_identity, "
@@ -105,14 +103,11 @@ def schema_structure(schema: str) -> dict[str, frozenset]:
                 "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = %s", own
             )
         ),
-        "sequences": frozenset(
-            r[0] for r in _rows("SELECT sequencename FROM pg_sequences WHERE schemaname = %s", own)
-        ),
+        "sequences": frozenset(r[0] for r in _rows("SELECT sequencename FROM pg_sequences WHERE schemaname = %s", own)),
         "functions": frozenset(
             r[0]
             for r in _rows(
-                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                "WHERE n.nspname = %s",
+                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s",
                 own,
             )
         ),
@@ -164,9 +159,7 @@ def structure_check(schema: str, template: dict[str, frozenset], template_migrat
     if not problems and applied_migrations(schema) != template_migrations:
         problems.append("applied migrations (django_migrations) differ from the template's")
     if problems:
-        raise RuntimeError(
-            f"schema {schema} does not match {settings.TENANT_BASE_SCHEMA}: " + "; ".join(problems)
-        )
+        raise RuntimeError(f"schema {schema} does not match {settings.TENANT_BASE_SCHEMA}: " + "; ".join(problems))
 
 
 def schema_create_timed(schema: str, clone: bool, created: list[str]) -> float:

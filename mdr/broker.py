@@ -70,8 +70,10 @@ class TenantMiddleware(dramatiq.Middleware):
         elif schema != PUBLIC and not schema_exists(schema):
             refused = f"tenant schema {schema!r} does not exist"
         if refused:
-            log.error("broker.tenant.refused", extra={"actor": message.actor_name, "reason": refused,
-                                                      "message_id": message.message_id})
+            log.error(
+                "broker.tenant.refused",
+                extra={"actor": message.actor_name, "reason": refused, "message_id": message.message_id},
+            )
             message.fail()
             raise SkipMessage(refused)
         if schema == PUBLIC:

@@ -12,12 +12,24 @@ urlpatterns = [
     *api_docs("mdr.urls_public"),
     path("", console.home, name="home"),
     path("api/provider/customers/", tenants_api.CustomerListCreateApi.as_view(), name="api-customers"),
-    path("api/provider/customers/<slug:slug>/suspend", tenants_api.CustomerSuspendApi.as_view(),
-         name="api-customer-suspend"),
-    path("api/provider/customers/<slug:slug>/resume", tenants_api.CustomerResumeApi.as_view(),
-         name="api-customer-resume"),
-    path("api/provider/customers/<slug:slug>/keys", tenants_api.CustomerApiKeyCreateApi.as_view(),
-         name="api-customer-keys"),
-    path("api/provider/customers/<slug:slug>/keys/<str:public_id>/revoke",
-         tenants_api.CustomerApiKeyRevokeApi.as_view(), name="api-customer-key-revoke"),
+    path(
+        "api/provider/customers/<slug:slug>/suspend",
+        tenants_api.CustomerSuspendApi.as_view(),
+        name="api-customer-suspend",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/resume",
+        tenants_api.CustomerResumeApi.as_view(),
+        name="api-customer-resume",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/keys",
+        tenants_api.CustomerApiKeyCreateApi.as_view(),
+        name="api-customer-keys",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/keys/<str:public_id>/revoke",
+        tenants_api.CustomerApiKeyRevokeApi.as_view(),
+        name="api-customer-key-revoke",
+    ),
 ]

@@ -79,8 +79,11 @@ class CustomerSuspendApi(APIView):
     def post(self, request, slug: str):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        customer = customer_suspend(actor=Actor.from_request(request), customer=customer_get(slug=slug),
-                                    reason=data.validated_data["reason"])
+        customer = customer_suspend(
+            actor=Actor.from_request(request),
+            customer=customer_get(slug=slug),
+            reason=data.validated_data["reason"],
+        )
         return Response(CustomerOutputSerializer(customer).data)
 
 
@@ -118,8 +121,12 @@ class CustomerApiKeyCreateApi(APIView):
     def post(self, request, slug: str):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        issued = apikey_create(actor=Actor.from_request(request), customer=customer_get(slug=slug),
-                               name=data.validated_data["name"], scopes=data.validated_data["scopes"])
+        issued = apikey_create(
+            actor=Actor.from_request(request),
+            customer=customer_get(slug=slug),
+            name=data.validated_data["name"],
+            scopes=data.validated_data["scopes"],
+        )
         payload = ApiKeyOutputSerializer(issued.key).data | {"api_key": issued.plaintext}
         return Response(payload, status=status.HTTP_201_CREATED)
 
@@ -136,5 +143,3 @@ class CustomerApiKeyRevokeApi(APIView):
             return Response({"detail": "No such API key."}, status=status.HTTP_404_NOT_FOUND)
         key = apikey_revoke(actor=Actor.from_request(request), key=key)
         return Response(ApiKeyOutputSerializer(key).data)
-
-

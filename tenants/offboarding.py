@@ -17,6 +17,7 @@ from pathlib import Path
 
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
 from mdr.audit.services import Actor, audit_record
 from tenants.constants import CustomerStatus
@@ -65,10 +66,15 @@ def _schema_tables(schema: str) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _copy_json_lines(cursor, sql: str, path: Path, params: list | None = None) -> None:
-    # psycopg 3 copy: stream the server's output straight into the file, never the whole table in memory.
+def _copy_json_lines(cursor, select: sql.Composable, path: Path) -> None:
+    """Stream ``select``'s single JSON column into ``path``, one row per line, never the whole table in memory.
+
+    COPY's text format would escape backslashes; CSV with quote and delimiter bytes that JSON never contains
+    unescaped keeps the JSON bytes verbatim.
+    """
+    statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')").format(select)
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
-    with path.open("wb") as fh, raw.copy(sql, params) as copy:
+    with path.open("wb") as fh, raw.copy(statement) as copy:
         for block in copy:
             fh.write(block)
 
@@ -90,21 +96,15 @@ def customer_export(*, customer: Customer, directory: Path) -> ExportResult:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         for table in _schema_tables(schema):
             path = directory / f"{table}.jsonl"
-            # COPY's text format escapes backslashes; CSV with an impossible quote keeps JSON bytes verbatim.
-            sql = (
-                f'COPY (SELECT row_to_json(t) FROM "{schema}"."{table}" t) '
-                "TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
-            )
-            _copy_json_lines(cursor, sql, path)
-            cursor.execute(f'SELECT count(*) FROM "{schema}"."{table}"')
+            select = sql.SQL("SELECT row_to_json(t) FROM {}.{} t").format(sql.Identifier(schema), sql.Identifier(table))
+            _copy_json_lines(cursor, select, path)
+            cursor.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
             tables[table] = {"file": path.name, "rows": cursor.fetchone()[0]}
         keys_path = directory / "public.tenants_apikey.jsonl"
-        _copy_json_lines(
-            cursor,
-            "COPY (SELECT row_to_json(k) FROM public.tenants_apikey k WHERE k.customer_id = "
-            f"{int(customer.pk)}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')",
-            keys_path,
+        select = sql.SQL("SELECT row_to_json(k) FROM public.tenants_apikey k WHERE k.customer_id = {}").format(
+            sql.Literal(customer.pk)
         )
+        _copy_json_lines(cursor, select, keys_path)
         tables["public.tenants_apikey"] = {
             "file": keys_path.name,
             "rows": ApiKey.objects.filter(customer=customer).count(),
@@ -167,10 +167,18 @@ def customer_offboard(*, actor: Actor, customer: Customer, export_to: Path, conf
             revoked_at=timezone.now(), revoked_by=actor.name[:200]
         )
         customer.domains.all().delete()
-        Customer.objects.filter(pk=customer.pk).update(status=CustomerStatus.OFFBOARDED,
-                                                       offboarded_at=timezone.now())
-        audit_record(actor=actor, action="customer.offboard.drop", target_type="customer", target_id=customer.slug,
-                     data={"schema": schema, "export": str(result.directory), "rows": result.row_counts,
-                           "manifest_sha256": hashlib.sha256((result.directory / MANIFEST).read_bytes()).hexdigest()})
+        Customer.objects.filter(pk=customer.pk).update(status=CustomerStatus.OFFBOARDED, offboarded_at=timezone.now())
+        audit_record(
+            actor=actor,
+            action="customer.offboard.drop",
+            target_type="customer",
+            target_id=customer.slug,
+            data={
+                "schema": schema,
+                "export": str(result.directory),
+                "rows": result.row_counts,
+                "manifest_sha256": hashlib.sha256((result.directory / MANIFEST).read_bytes()).hexdigest(),
+            },
+        )
     customer.refresh_from_db()
     return result

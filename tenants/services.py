@@ -145,22 +145,45 @@ def customer_onboard(
         )
         customer.create_schema(check_if_exists=False, verbosity=0)
         Domain.objects.create(domain=domain_name, tenant=customer, is_primary=True)
-        audit_record(actor=actor, action="customer.onboard", target_type="customer", target_id=slug,
-                     data={"name": name, "schema": schema, "domain": domain_name})
+        audit_record(
+            actor=actor,
+            action="customer.onboard",
+            target_type="customer",
+            target_id=slug,
+            data={"name": name, "schema": schema, "domain": domain_name},
+        )
         with schema_context(schema):
             admin, password = user_create(
-                actor=actor, username=admin_username, email=admin_email, role=Role.CUSTOMER_ADMIN,
+                actor=actor,
+                username=admin_username,
+                email=admin_email,
+                role=Role.CUSTOMER_ADMIN,
                 language=language,
             )
-            contract_create_placeholder(actor=actor, customer_name=name, timezone=timezone_name,
-                                        language=language, starts_on=timezone.localdate())
-            audit_record(actor=actor, action="customer.onboard", target_type="customer", target_id=slug,
-                         data={"name": name})
+            contract_create_placeholder(
+                actor=actor,
+                customer_name=name,
+                timezone=timezone_name,
+                language=language,
+                starts_on=timezone.localdate(),
+            )
+            audit_record(
+                actor=actor,
+                action="customer.onboard",
+                target_type="customer",
+                target_id=slug,
+                data={"name": name},
+            )
         issued = apikey_create(actor=actor, customer=customer, name="Default ingest key", scopes=["ingest"])
     connection.set_schema_to_public()
     log.info("tenants.onboard.done", extra={"slug": slug, "schema": schema})
-    return OnboardResult(customer=customer, domain=domain_name, admin_username=admin.username,
-                         admin_password=password, api_key=issued.plaintext)
+    return OnboardResult(
+        customer=customer,
+        domain=domain_name,
+        admin_username=admin.username,
+        admin_password=password,
+        api_key=issued.plaintext,
+    )
 
 
 def customer_suspend(*, actor: Actor, customer: Customer, reason: str) -> Customer:
@@ -171,8 +194,13 @@ def customer_suspend(*, actor: Actor, customer: Customer, reason: str) -> Custom
         raise OnboardingError("reason", "a reason is required")
     with transaction.atomic():
         Customer.objects.filter(pk=customer.pk).update(status=CustomerStatus.SUSPENDED, suspended_at=timezone.now())
-        audit_record(actor=actor, action="customer.suspend", target_type="customer", target_id=customer.slug,
-                     data={"reason": reason})
+        audit_record(
+            actor=actor,
+            action="customer.suspend",
+            target_type="customer",
+            target_id=customer.slug,
+            data={"reason": reason},
+        )
     customer.refresh_from_db()
     return customer
 

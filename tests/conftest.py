@@ -44,9 +44,14 @@ def _onboard(slug: str, name: str) -> TenantFixture:
     from tenants.services import customer_onboard
 
     result = customer_onboard(actor=Actor.system("tests"), name=name, slug=slug, language="en")
-    return TenantFixture(slug=slug, schema=result.customer.schema_name, domain=result.domain,
-                         admin_username=result.admin_username, admin_password=result.admin_password,
-                         api_key=result.api_key)
+    return TenantFixture(
+        slug=slug,
+        schema=result.customer.schema_name,
+        domain=result.domain,
+        admin_username=result.admin_username,
+        admin_password=result.admin_password,
+        api_key=result.api_key,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +94,9 @@ def provider_admin(db, tenants_ab):
     from mdr.accounts.models import Role
     from mdr.accounts.services import user_create
 
-    user, password = user_create(actor=Actor.system("tests"), username="padmin", email="padmin@example.com",
-                                 role=Role.PROVIDER_ADMIN)
+    user, password = user_create(
+        actor=Actor.system("tests"), username="padmin", email="padmin@example.com", role=Role.PROVIDER_ADMIN
+    )
     return user, password
 
 

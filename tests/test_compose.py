@@ -192,9 +192,7 @@ def test_worker_listens_on_every_queue_an_actor_uses():
     used = set()
     for top in SOURCE_DIRS:
         for path in (REPO / top).glob("**/*.py"):
-            used.update(
-                re.findall(r"""queue_name\s*=\s*["']([\w.-]+)["']""", path.read_text(encoding="utf-8"))
-            )
+            used.update(re.findall(r"""queue_name\s*=\s*["']([\w.-]+)["']""", path.read_text(encoding="utf-8")))
 
     # when
     orphaned = used - queues
@@ -271,9 +269,7 @@ def test_app_service_sets_the_required_variables(name):
     assert not missing
     assert environment["DATABASE_URL"] == "postgres://mdr:mdr@postgres:5432/mdr"
     assert environment["REDIS_URL"].startswith("redis://redis:6379/")
-    assert environment["SECRET_KEY"].startswith("${SECRET_KEY:?"), (
-        "SECRET_KEY must be required, not defaulted"
-    )
+    assert environment["SECRET_KEY"].startswith("${SECRET_KEY:?"), "SECRET_KEY must be required, not defaulted"
     assert environment["DJANGO_SECURE_COOKIES"] == "0"
     assert "DJANGO_DEBUG" not in environment
 

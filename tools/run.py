@@ -23,10 +23,31 @@ PORT = os.environ.get("MDR_PORT", "8000")
 
 def processes() -> dict[str, list[str]]:
     return {
-        "web": [PY, "-m", "gunicorn", "mdr.wsgi:application", "--bind", f"0.0.0.0:{PORT}", "--workers",
-                os.environ.get("MDR_WEB_WORKERS", "2"), "--access-logfile", "-", "--graceful-timeout", "5"],
-        "worker": [PY, "manage.py", "rundramatiq", "--processes", "1", "--threads", "4",
-                   "--worker-shutdown-timeout", "5000"],
+        "web": [
+            PY,
+            "-m",
+            "gunicorn",
+            "mdr.wsgi:application",
+            "--bind",
+            f"0.0.0.0:{PORT}",
+            "--workers",
+            os.environ.get("MDR_WEB_WORKERS", "2"),
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "5",
+        ],
+        "worker": [
+            PY,
+            "manage.py",
+            "rundramatiq",
+            "--processes",
+            "1",
+            "--threads",
+            "4",
+            "--worker-shutdown-timeout",
+            "5000",
+        ],
         "scheduler": [PY, "manage.py", "run_scheduler"],
     }
 
@@ -38,8 +59,9 @@ def pump(name: str, stream) -> None:
 
 
 def main() -> int:
-    started_embedded_before = {p: services.answers("127.0.0.1", p)
-                               for p in (services.EMBEDDED_PG_PORT, services.EMBEDDED_REDIS_PORT)}
+    started_embedded_before = {
+        p: services.answers("127.0.0.1", p) for p in (services.EMBEDDED_PG_PORT, services.EMBEDDED_REDIS_PORT)
+    }
     os.environ.update(services.resolve())
     os.environ.setdefault("DJANGO_DEBUG", "1")
     os.environ.setdefault("DJANGO_SECURE_COOKIES", "0")

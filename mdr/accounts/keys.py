@@ -56,7 +56,7 @@ def parse_public_id(plaintext: str) -> str | None:
     match = KEY_RE.match(plaintext)
     if not match:
         return None
-    body = plaintext[: -CHECKSUM_LEN]
+    body = plaintext[:-CHECKSUM_LEN]
     if not hmac.compare_digest(_checksum(body), match.group(3)):
         return None
     return match.group(1)

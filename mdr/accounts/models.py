@@ -30,7 +30,8 @@ class User(AbstractUser):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(role__in=[r.value for r in Role]), name="%(app_label)s_%(class)s_role_valid"
+                condition=models.Q(role__in=[r.value for r in Role]),
+                name="%(app_label)s_%(class)s_role_valid",
             )
         ]
 

@@ -27,8 +27,9 @@ def generate_password() -> str:
     return secrets.token_urlsafe(18)
 
 
-def user_create(*, actor: Actor, username: str, email: str, role: str, password: str | None = None,
-                language: str = "ja") -> tuple[User, str]:
+def user_create(
+    *, actor: Actor, username: str, email: str, role: str, password: str | None = None, language: str = "ja"
+) -> tuple[User, str]:
     """Create a user in the current schema; provider roles only in public, customer roles only in a customer."""
     allowed = PROVIDER_ROLES if connection.schema_name == "public" else CUSTOMER_ROLES
     if role not in allowed:
@@ -40,8 +41,13 @@ def user_create(*, actor: Actor, username: str, email: str, role: str, password:
         user = User(username=username, email=email, role=role, language=language)
         user.set_password(password)
         user.save()
-        audit_record(actor=actor, action="user.create", target_type="user", target_id=user.pk,
-                     data={"username": username, "role": role})
+        audit_record(
+            actor=actor,
+            action="user.create",
+            target_type="user",
+            target_id=user.pk,
+            data={"username": username, "role": role},
+        )
     return user, password
 
 
@@ -68,8 +74,13 @@ def apikey_create(*, actor: Actor, customer: Customer, name: str, scopes: list[s
             scopes=sorted(set(scopes)),
             created_by=actor.name,
         )
-        audit_record(actor=actor, action="apikey.create", target_type="apikey", target_id=key.public_id,
-                     data={"customer": customer.slug, "name": key.name, "scopes": key.scopes})
+        audit_record(
+            actor=actor,
+            action="apikey.create",
+            target_type="apikey",
+            target_id=key.public_id,
+            data={"customer": customer.slug, "name": key.name, "scopes": key.scopes},
+        )
     return IssuedKey(key=key, plaintext=generated.plaintext)
 
 
@@ -80,7 +91,12 @@ def apikey_revoke(*, actor: Actor, key: ApiKey) -> ApiKey:
             revoked_at=timezone.now(), revoked_by=actor.name[:200]
         )
         if updated:
-            audit_record(actor=actor, action="apikey.revoke", target_type="apikey", target_id=key.public_id,
-                         data={"customer_id": key.customer_id})
+            audit_record(
+                actor=actor,
+                action="apikey.revoke",
+                target_type="apikey",
+                target_id=key.public_id,
+                data={"customer_id": key.customer_id},
+            )
     key.refresh_from_db()
     return key

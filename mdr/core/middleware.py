@@ -23,7 +23,8 @@ class CustomerStatusMiddleware:
         if tenant is not None and tenant.schema_name != "public" and tenant.status != "active":
             if request.path.startswith("/api/"):
                 return JsonResponse(
-                    {"detail": "This customer account is suspended.", "code": "customer_suspended"}, status=403
+                    {"detail": "This customer account is suspended.", "code": "customer_suspended"},
+                    status=403,
                 )
             return HttpResponse(render_to_string("suspended.html", {"tenant": tenant}), status=403)
         return self.get_response(request)
@@ -43,8 +44,7 @@ class DatabaseUnavailableMiddleware:
             isinstance(exception, DatabaseError) and "server closed the connection" in str(exception)
         ):
             log.warning("db.unavailable", extra={"path": request.path, "error": str(exception)[:200]})
-            response = JsonResponse({"detail": "Database temporarily unavailable.", "code": "unavailable"},
-                                    status=503)
+            response = JsonResponse({"detail": "Database temporarily unavailable.", "code": "unavailable"}, status=503)
             response["Retry-After"] = "5"
             return response
         return None

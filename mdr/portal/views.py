@@ -10,8 +10,11 @@ from mdr.scope.selectors import contract_current
 
 @capability_required("portal.view")
 def home(request):
-    return render(request, "portal/home.html", {"contract": contract_current(),
-                                                "can_view_audit": has_capability(request.user, "audit.view")})
+    return render(
+        request,
+        "portal/home.html",
+        {"contract": contract_current(), "can_view_audit": has_capability(request.user, "audit.view")},
+    )
 
 
 @capability_required("user.list")

@@ -22,7 +22,7 @@ def test_key_format_has_prefix_public_id_secret_and_checksum():
 def test_checksum_refuses_a_mistyped_key():
     plaintext = keys.generate().plaintext
     i = len("mdr_") + 20
-    typo = plaintext[:i] + ("A" if plaintext[i] != "A" else "B") + plaintext[i + 1:]
+    typo = plaintext[:i] + ("A" if plaintext[i] != "A" else "B") + plaintext[i + 1 :]
     assert keys.parse_public_id(typo) is None
 
 
@@ -32,15 +32,15 @@ def test_every_key_is_unique():
 
 def test_scopes_are_validated(acme):
     with pytest.raises(AccountError) as err:
-        apikey_create(actor=Actor.system("t"), customer=Customer.objects.get(slug="acme"), name="x",
-                      scopes=["admin"])
+        apikey_create(actor=Actor.system("t"), customer=Customer.objects.get(slug="acme"), name="x", scopes=["admin"])
     assert err.value.field == "scopes"
 
 
 def test_revoked_key_is_refused_at_once(acme):
     # given
-    issued = apikey_create(actor=Actor.system("t"), customer=Customer.objects.get(slug="acme"), name="ci",
-                           scopes=["read"])
+    issued = apikey_create(
+        actor=Actor.system("t"), customer=Customer.objects.get(slug="acme"), name="ci", scopes=["read"]
+    )
     client = acme.client()
     assert client.get("/api/v1/whoami", HTTP_AUTHORIZATION=f"Bearer {issued.plaintext}").status_code == 200
     # when
@@ -76,10 +76,10 @@ def test_suspension_stops_keys_logins_and_sessions_at_once(acme, provider_admin)
     # then
     assert session.get("/users/").status_code == 403
     fresh = acme.client()
-    assert fresh.post("/login/", {"username": acme.admin_username,
-                                  "password": acme.admin_password}).status_code == 403
-    by_key = Client(HTTP_HOST=settings.MDR_BASE_DOMAIN).get("/api/v1/whoami",
-                                                             HTTP_AUTHORIZATION=f"Bearer {acme.api_key}")
+    assert fresh.post("/login/", {"username": acme.admin_username, "password": acme.admin_password}).status_code == 403
+    by_key = Client(HTTP_HOST=settings.MDR_BASE_DOMAIN).get(
+        "/api/v1/whoami", HTTP_AUTHORIZATION=f"Bearer {acme.api_key}"
+    )
     assert by_key.status_code == 401
     # and resuming restores access
     customer_resume(actor=Actor.system("t"), customer=customer)
@@ -88,8 +88,11 @@ def test_suspension_stops_keys_logins_and_sessions_at_once(acme, provider_admin)
 
 def test_provider_admin_issues_and_revokes_keys_over_the_api(acme, provider_client, provider_admin):
     login(provider_client, provider_admin[0].username, provider_admin[1])
-    created = provider_client.post("/api/provider/customers/acme/keys", {"name": "siem", "scopes": ["ingest"]},
-                                   content_type="application/json")
+    created = provider_client.post(
+        "/api/provider/customers/acme/keys",
+        {"name": "siem", "scopes": ["ingest"]},
+        content_type="application/json",
+    )
     assert created.status_code == 201
     plaintext = created.json()["api_key"]
     assert acme.client().get("/api/v1/whoami", HTTP_AUTHORIZATION=f"Bearer {plaintext}").status_code == 200

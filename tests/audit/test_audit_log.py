@@ -23,7 +23,11 @@ def test_chain_links_each_event_to_the_previous(acme):
 def test_audit_rows_cannot_be_changed_in_a_cloned_customer_schema(acme, statement):
     with schema_context("acme"):
         audit_record(actor=Actor.system("t"), action="test.one")
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as c:
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as c,
+        ):
             c.execute(statement.format(t="audit_auditevent"))
 
 

@@ -13,13 +13,13 @@ from tests.conftest import login
 
 def _make_user(schema: str, username: str) -> None:
     with schema_context(schema):
-        user_create(actor=Actor.system("t"), username=username, email=f"{username}@x.example",
-                    role=Role.CSIRT)
+        user_create(actor=Actor.system("t"), username=username, email=f"{username}@x.example", role=Role.CSIRT)
 
 
 def _read_key(slug: str) -> str:
-    return apikey_create(actor=Actor.system("t"), customer=Customer.objects.get(slug=slug), name="read",
-                         scopes=["read"]).plaintext
+    return apikey_create(
+        actor=Actor.system("t"), customer=Customer.objects.get(slug=slug), name="read", scopes=["read"]
+    ).plaintext
 
 
 def test_orm_sees_only_the_current_schema(acme, globex):
@@ -84,8 +84,7 @@ def test_portal_pages_show_only_own_data(acme, globex):
 
 def test_globex_user_cannot_log_in_on_acme_domain(acme, globex):
     # when
-    response = acme.client().post("/login/", {"username": globex.admin_username,
-                                              "password": globex.admin_password})
+    response = acme.client().post("/login/", {"username": globex.admin_username, "password": globex.admin_password})
     # then: the login form is shown again with an error, no session
     assert response.status_code == 200
     assert "did not match" in response.content.decode()

@@ -16,7 +16,7 @@ from tenants.services import customer_onboard
 
 def _count(schema: str, table: str) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT count(*) FROM "{schema}"."{table}"')
+        cursor.execute(f'SELECT count(*) FROM "{schema}"."{table}"')  # noqa: S608 -- test constants
         return cursor.fetchone()[0]
 
 
@@ -25,8 +25,7 @@ def initech(tenants_ab, db):
     result = customer_onboard(actor=Actor.system("t"), name="Initech", slug="initech")
     with schema_context("initech"):
         for i in range(7):
-            user_create(actor=Actor.system("t"), username=f"user{i}", email=f"u{i}@initech.example",
-                        role=Role.VIEWER)
+            user_create(actor=Actor.system("t"), username=f"user{i}", email=f"u{i}@initech.example", role=Role.VIEWER)
     return result
 
 
@@ -49,27 +48,27 @@ def test_export_round_trips_row_counts_and_drops_only_with_confirmation(initech,
     customer.refresh_from_db()
     assert customer.status == CustomerStatus.SUSPENDED
     # when: confirmed with the slug
-    result = customer_offboard(actor=Actor.system("t"), customer=customer, export_to=tmp_path / "b",
-                               confirm="initech")
+    result = customer_offboard(actor=Actor.system("t"), customer=customer, export_to=tmp_path / "b", confirm="initech")
     # then
     assert result.row_counts["accounts_user"] == expected_users
     assert not schema_exists("initech")
     customer.refresh_from_db()
     assert customer.status == CustomerStatus.OFFBOARDED
     response = Client(HTTP_HOST=settings.MDR_BASE_DOMAIN).get(
-        "/api/v1/whoami", HTTP_AUTHORIZATION=f"Bearer {initech.api_key}")
+        "/api/v1/whoami", HTTP_AUTHORIZATION=f"Bearer {initech.api_key}"
+    )
     assert response.status_code == 401
 
 
 def test_wrong_confirmation_keeps_the_schema(initech, tmp_path):
-    customer_offboard(actor=Actor.system("t"), customer=initech.customer, export_to=tmp_path / "a",
-                      confirm="acme")
+    customer_offboard(actor=Actor.system("t"), customer=initech.customer, export_to=tmp_path / "a", confirm="acme")
     assert schema_exists("initech")
 
 
 def test_tampered_export_fails_verification(initech, tmp_path):
-    result = customer_offboard(actor=Actor.system("t"), customer=initech.customer, export_to=tmp_path / "a",
-                               confirm=None)
+    result = customer_offboard(
+        actor=Actor.system("t"), customer=initech.customer, export_to=tmp_path / "a", confirm=None
+    )
     with (result.directory / "accounts_user.jsonl").open("a") as fh:
         fh.write('{"id": 999}\n')
     problems = export_verify(directory=result.directory)

@@ -66,9 +66,27 @@ def test_onboard_command_prints_one_json_object(db, tenants_ab):
 
 @pytest.mark.parametrize(
     "slug",
-    ["", "a", "public", "www", "api", "admin", "tenant-template", "Acme", "1acme", "-acme", "acme-",
-     "ac--me", "ac_me", "a" * 41, "café", "a b", 'x";drop schema public;--', "pg-x"[:0] + "pg_x",
-     "information-schema"],
+    [
+        "",
+        "a",
+        "public",
+        "www",
+        "api",
+        "admin",
+        "tenant-template",
+        "Acme",
+        "1acme",
+        "-acme",
+        "acme-",
+        "ac--me",
+        "ac_me",
+        "a" * 41,
+        "café",
+        "a b",
+        'x";drop schema public;--',
+        "pg-x"[:0] + "pg_x",
+        "information-schema",
+    ],
 )
 def test_bad_slugs_are_refused_and_leave_nothing_behind(db, tenants_ab, slug):
     # given
@@ -111,8 +129,11 @@ def test_provider_admin_onboards_through_the_api(provider_client, provider_admin
     # given
     login(provider_client, provider_admin[0].username, provider_admin[1])
     # when
-    response = provider_client.post("/api/provider/customers/", {"name": "Stark Industries", "slug": "stark"},
-                                    content_type="application/json")
+    response = provider_client.post(
+        "/api/provider/customers/",
+        {"name": "Stark Industries", "slug": "stark"},
+        content_type="application/json",
+    )
     # then
     assert response.status_code == 201, response.content
     body = response.json()
@@ -123,8 +144,9 @@ def test_provider_admin_onboards_through_the_api(provider_client, provider_admin
 
 def test_api_refuses_bad_slug_naming_the_field(provider_client, provider_admin):
     login(provider_client, provider_admin[0].username, provider_admin[1])
-    response = provider_client.post("/api/provider/customers/", {"name": "X", "slug": "admin"},
-                                    content_type="application/json")
+    response = provider_client.post(
+        "/api/provider/customers/", {"name": "X", "slug": "admin"}, content_type="application/json"
+    )
     assert response.status_code == 400
     assert "slug" in response.json()["errors"]
 
@@ -142,14 +164,16 @@ def test_only_provider_admins_onboard(provider_client, tenants_ab, role):
 
     user, password = user_create(actor=Actor.system("t"), username=f"u-{role}", email="", role=role)
     login(provider_client, user.username, password)
-    response = provider_client.post("/api/provider/customers/", {"name": "X", "slug": "xcorp"},
-                                    content_type="application/json")
+    response = provider_client.post(
+        "/api/provider/customers/", {"name": "X", "slug": "xcorp"}, content_type="application/json"
+    )
     assert response.status_code == 403
     assert not schema_exists("xcorp")
 
 
 def test_anonymous_cannot_onboard(provider_client):
-    response = provider_client.post("/api/provider/customers/", {"name": "X", "slug": "xcorp"},
-                                    content_type="application/json")
+    response = provider_client.post(
+        "/api/provider/customers/", {"name": "X", "slug": "xcorp"}, content_type="application/json"
+    )
     assert response.status_code in (401, 403)
     assert not schema_exists("xcorp")

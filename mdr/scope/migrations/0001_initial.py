@@ -4,29 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Contract',
+            name="Contract",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('service_tier', models.CharField(default='standard', max_length=50)),
-                ('status', models.CharField(choices=[('draft', 'Draft (placeholder from onboarding)'), ('active', 'Active'), ('ended', 'Ended')], default='draft', max_length=16)),
-                ('timezone', models.CharField(default='Asia/Tokyo', max_length=64)),
-                ('report_language', models.CharField(default='ja', max_length=2)),
-                ('starts_on', models.DateField()),
-                ('ends_on', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("service_tier", models.CharField(default="standard", max_length=50)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft (placeholder from onboarding)"),
+                            ("active", "Active"),
+                            ("ended", "Ended"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                    ),
+                ),
+                ("timezone", models.CharField(default="Asia/Tokyo", max_length=64)),
+                ("report_language", models.CharField(default="ja", max_length=2)),
+                ("starts_on", models.DateField()),
+                ("ends_on", models.DateField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-starts_on'],
+                "ordering": ["-starts_on"],
             },
         ),
     ]

@@ -29,6 +29,12 @@ class Command(BaseCommand):
         template_schema_ensure(verbosity=verbosity)
         self.stdout.write("migrate_all: customer schemas")
         extra = {"parallel": options["parallel"]} if options["parallel"] else {}
-        call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity,
-                     executor=options["executor"], **extra)
+        call_command(
+            "migrate_schemas",
+            tenant=True,
+            interactive=False,
+            verbosity=verbosity,
+            executor=options["executor"],
+            **extra,
+        )
         self.stdout.write(f"migrate_all: done in {time.monotonic() - started:.1f}s")

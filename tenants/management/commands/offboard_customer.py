@@ -22,13 +22,27 @@ class Command(BaseCommand):
         if customer is None:
             raise CommandError(f"slug: no customer {options['slug']!r}")
         try:
-            result = customer_offboard(actor=Actor.system("cli:offboard_customer"), customer=customer,
-                                       export_to=options["export_to"], confirm=options["confirm"])
+            result = customer_offboard(
+                actor=Actor.system("cli:offboard_customer"),
+                customer=customer,
+                export_to=options["export_to"],
+                confirm=options["confirm"],
+            )
         except OffboardingError as exc:
             raise CommandError(f"{exc.field}: {exc.message}") from exc
         dropped = options["confirm"] == customer.slug
-        self.stdout.write(json.dumps({"slug": customer.slug, "export": str(result.directory),
-                                      "tables": result.row_counts, "schema_dropped": dropped}))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "slug": customer.slug,
+                    "export": str(result.directory),
+                    "tables": result.row_counts,
+                    "schema_dropped": dropped,
+                }
+            )
+        )
         if not dropped:
-            self.stderr.write(f"Export verified; schema kept. Rerun into a new directory with --confirm "
-                              f"{customer.slug} to drop it (the customer stays suspended).")
+            self.stderr.write(
+                f"Export verified; schema kept. Rerun into a new directory with --confirm "
+                f"{customer.slug} to drop it (the customer stays suspended)."
+            )

@@ -39,8 +39,14 @@ class Command(BaseCommand):
         for username, role in STAFF:
             user = User.objects.filter(username=username).first()
             if user is None:
-                _, password = user_create(actor=actor, username=username, email=f"{username}@example.com",
-                                          role=role, password=generate_password(), language="en")
+                _, password = user_create(
+                    actor=actor,
+                    username=username,
+                    email=f"{username}@example.com",
+                    role=role,
+                    password=generate_password(),
+                    language="en",
+                )
                 creds["staff"][username] = {"role": role, "password": password}
             elif username not in creds["staff"]:  # credentials file lost: set a new password
                 password = generate_password()
@@ -51,18 +57,23 @@ class Command(BaseCommand):
         for slug, name, language in CUSTOMERS:
             customer = Customer.objects.filter(slug=slug).first()
             if customer is None:
-                result = customer_onboard(actor=actor, name=name, slug=slug, admin_email=f"admin@{slug}.example",
-                                          language=language)
-                creds["customers"][slug] = {"admin_username": result.admin_username,
-                                            "admin_password": result.admin_password, "api_key": result.api_key,
-                                            "domain": result.domain}
+                result = customer_onboard(
+                    actor=actor, name=name, slug=slug, admin_email=f"admin@{slug}.example", language=language
+                )
+                creds["customers"][slug] = {
+                    "admin_username": result.admin_username,
+                    "admin_password": result.admin_password,
+                    "api_key": result.api_key,
+                    "domain": result.domain,
+                }
                 continue
             entry = creds["customers"].setdefault(slug, {"domain": customer.get_primary_domain().domain})
             if "api_key" not in entry:
                 for key in customer.api_keys.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
                     apikey_revoke(actor=actor, key=key)
-                entry["api_key"] = apikey_create(actor=actor, customer=customer, name=DEMO_KEY_NAME,
-                                                 scopes=["ingest", "read"]).plaintext
+                entry["api_key"] = apikey_create(
+                    actor=actor, customer=customer, name=DEMO_KEY_NAME, scopes=["ingest", "read"]
+                ).plaintext
             if "admin_password" not in entry:
                 with schema_context(customer.schema_name):
                     admin = User.objects.filter(role=Role.CUSTOMER_ADMIN).order_by("id").first()
