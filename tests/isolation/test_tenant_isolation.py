@@ -5,21 +5,18 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from mdr.accounts.models import Role, User
-from mdr.accounts.services import apikey_create, user_create
-from mdr.audit.services import Actor
 from tenants.models import Customer
 from tests.conftest import login
+from tests.factories import ApiKeyFactory, UserFactory
 
 
 def _make_user(schema: str, username: str) -> None:
     with schema_context(schema):
-        user_create(actor=Actor.system("t"), username=username, email=f"{username}@x.example", role=Role.CSIRT)
+        UserFactory(username=username, role=Role.CSIRT)
 
 
 def _read_key(slug: str) -> str:
-    return apikey_create(
-        actor=Actor.system("t"), customer=Customer.objects.get(slug=slug), name="read", scopes=["read"]
-    ).plaintext
+    return ApiKeyFactory(customer=Customer.objects.get(slug=slug), scopes=["read"]).plaintext
 
 
 def test_orm_sees_only_the_current_schema(acme, globex):
