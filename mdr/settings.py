@@ -70,7 +70,7 @@ TENANT_LIMIT_SET_CALLS = True
 TENANT_SUBPROCESS_PARALLEL = env.int("MDR_MIGRATE_PARALLEL", default=2)
 
 MIDDLEWARE = [
-    "django_tenants.middleware.main.TenantMainMiddleware",
+    "mdr.core.middleware.TenantRoutingMiddleware",  # host -> schema (django-tenants), 503 if DB down
     "mdr.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -5,10 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from mdr.accounts import api as accounts_api
 from mdr.accounts.views import LoginView, LogoutView
-from mdr.core.health import healthz, readyz
+from mdr.core.health import readyz
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),

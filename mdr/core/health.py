@@ -1,15 +1,11 @@
-"""Liveness and readiness probes."""
+"""Readiness probe. (Liveness, ``/healthz``, is answered by ``TenantRoutingMiddleware`` before any database
+access, so it stays up while PostgreSQL is down.)"""
 
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 from mdr.core.redis import redis_client
-
-
-@never_cache
-def healthz(request):
-    return JsonResponse({"status": "ok"})
 
 
 @never_cache

@@ -5,6 +5,7 @@ import logging
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django_tenants.middleware.main import TenantMainMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,34 @@ class CustomerStatusMiddleware:
         return self.get_response(request)
 
 
+def _is_unavailable(exception: BaseException) -> bool:
+    return isinstance(exception, OperationalError | InterfaceError) or (
+        isinstance(exception, DatabaseError) and "server closed the connection" in str(exception)
+    )
+
+
+def _unavailable(request, exception) -> JsonResponse:
+    log.warning("db.unavailable", extra={"path": request.path, "error": str(exception)[:200]})
+    response = JsonResponse({"detail": "Database temporarily unavailable.", "code": "unavailable"}, status=503)
+    response["Retry-After"] = "5"
+    return response
+
+
+class TenantRoutingMiddleware(TenantMainMiddleware):
+    """django-tenants' host-to-schema routing, answering 503 (not 500) when the domain lookup cannot reach
+    the database."""
+
+    def process_request(self, request):
+        if request.path == "/healthz":  # liveness never depends on the database (or on the host name)
+            return JsonResponse({"status": "ok"})
+        try:
+            return super().process_request(request)
+        except DatabaseError as exc:
+            if _is_unavailable(exc):
+                return _unavailable(request, exc)
+            raise
+
+
 class DatabaseUnavailableMiddleware:
     """While PostgreSQL is unreachable, answer 503 with Retry-After instead of a 500, and recover by itself."""
 
@@ -40,11 +69,4 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, OperationalError | InterfaceError) or (
-            isinstance(exception, DatabaseError) and "server closed the connection" in str(exception)
-        ):
-            log.warning("db.unavailable", extra={"path": request.path, "error": str(exception)[:200]})
-            response = JsonResponse({"detail": "Database temporarily unavailable.", "code": "unavailable"}, status=503)
-            response["Retry-After"] = "5"
-            return response
-        return None
+        return _unavailable(request, exception) if _is_unavailable(exception) else None

@@ -19,7 +19,7 @@ def test_readyz_answers_on_customer_domain(acme):
 
 
 def test_unknown_host_is_404(db, tenants_ab):
-    assert Client(HTTP_HOST=f"nosuch.{settings.MDR_BASE_DOMAIN}").get("/healthz").status_code == 404
+    assert Client(HTTP_HOST=f"nosuch.{settings.MDR_BASE_DOMAIN}").get("/readyz").status_code == 404
 
 
 def test_openapi_schema_lists_the_public_operations(db, tenants_ab):
