@@ -33,8 +33,13 @@ class Job:
 
 def default_jobs() -> list[Job]:
     from mdr.core.tasks import worker_heartbeat
+    from mdr.jobs.services import outbox_prune, outbox_relay
 
-    return [Job("worker.heartbeat", 30.0, worker_heartbeat.send)]
+    return [
+        Job("outbox.relay", 5.0, outbox_relay),  # runs here: it must work right after a Redis outage
+        Job("outbox.prune", 3600.0, outbox_prune),
+        Job("worker.heartbeat", 30.0, worker_heartbeat.send),
+    ]
 
 
 class Scheduler:
@@ -59,6 +64,9 @@ class Scheduler:
         now = time.monotonic() if now is None else now
         if not self._hold_lock():
             return []
+        from django.db import close_old_connections
+
+        close_old_connections()  # a long-running process must not keep a broken or expired connection
         fired = []
         for job in self.jobs:
             if now >= job.next_run:

@@ -45,6 +45,7 @@ SHARED_APPS = [
     "mdr.accounts",  # provider staff users (public) and customer users (each schema)
     "mdr.audit",  # audit of provider actions (public) and of customer data access (each schema)
     "mdr.console",  # provider console pages; no tables
+    "mdr.jobs",  # outbox and failed jobs: ids and tenant only, read by the relay across customers
 ]
 
 # Apps in every customer schema: everything about one customer's security data.
@@ -54,6 +55,7 @@ TENANT_APPS = [
     "django.contrib.sessions",  # portal sessions stored in the customer's schema
     "mdr.accounts",  # customer users and roles
     "mdr.audit",  # the customer's own audit trail, including provider staff access
+    "mdr.alerts",  # the customer's alerts and ingest idempotency records
     "mdr.scope",  # contracts and scope
     "mdr.portal",  # customer portal pages; no tables
 ]
@@ -216,6 +218,19 @@ DRAMATIQ_BROKER = {
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 
 MDR_SCHEDULER_INTERVAL_SECONDS = env.float("MDR_SCHEDULER_INTERVAL_SECONDS", default=5.0)
+
+# Ingest limits (documented in README): beyond them a 413 names the limit.
+MDR_INGEST_MAX_BODY_BYTES = env.int("MDR_INGEST_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+MDR_INGEST_MAX_ITEM_BYTES = env.int("MDR_INGEST_MAX_ITEM_BYTES", default=256 * 1024)
+MDR_INGEST_MAX_ITEMS = env.int("MDR_INGEST_MAX_ITEMS", default=5000)
+MDR_INGEST_MAX_DEPTH = env.int("MDR_INGEST_MAX_DEPTH", default=32)
+MDR_INGEST_RATE_PER_SECOND = env.float("MDR_INGEST_RATE_PER_SECOND", default=50.0)
+MDR_INGEST_BURST = env.int("MDR_INGEST_BURST", default=200)
+MDR_IDEMPOTENCY_TTL_HOURS = env.int("MDR_IDEMPOTENCY_TTL_HOURS", default=24)
+# Outbox relay: re-send unsent work after this many seconds, and sent-but-unprocessed work after the second.
+MDR_OUTBOX_RESEND_AFTER_SECONDS = env.int("MDR_OUTBOX_RESEND_AFTER_SECONDS", default=10)
+MDR_OUTBOX_REDELIVER_AFTER_SECONDS = env.int("MDR_OUTBOX_REDELIVER_AFTER_SECONDS", default=600)
+MDR_JOB_MAX_ATTEMPTS = env.int("MDR_JOB_MAX_ATTEMPTS", default=5)
 
 LOGGING = {
     "version": 1,

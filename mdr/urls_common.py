@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from mdr.accounts import api as accounts_api
 from mdr.accounts.views import LoginView, LogoutView
+from mdr.alerts import api as alerts_api
 from mdr.core.health import readyz
 
 urlpatterns = [
@@ -12,6 +13,8 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("api/v1/whoami", accounts_api.WhoamiApi.as_view(), name="api-whoami"),
+    path("api/v1/alerts", alerts_api.AlertCollectionApi.as_view(), name="api-alerts"),
+    path("api/v1/alerts/<str:alert_id>", alerts_api.AlertDetailApi.as_view(), name="api-alert"),
 ]
 
 

@@ -23,6 +23,10 @@ class Customer(TenantMixin):
     updated_at = models.DateTimeField(auto_now=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     offboarded_at = models.DateTimeField(null=True, blank=True)
+    # Per-key ingest rate limit for this customer's keys; empty means the deployment default
+    # (MDR_INGEST_RATE_PER_SECOND / MDR_INGEST_BURST).
+    ingest_rate_per_second = models.FloatField(null=True, blank=True)
+    ingest_burst = models.PositiveIntegerField(null=True, blank=True)
 
     # Schemas are created by tenants.services.customer_onboard inside one transaction, never by save().
     auto_create_schema = False

@@ -23,6 +23,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "customer.offboard": frozenset({Role.PROVIDER_ADMIN}),
     "apikey.manage_any": frozenset({Role.PROVIDER_ADMIN}),
     "audit.view_provider": frozenset({Role.PROVIDER_ADMIN}),
+    "alert.read_any": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST, Role.ACCOUNT_MANAGER}),
     # customer side (customer schema)
     "portal.view": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "user.list": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),

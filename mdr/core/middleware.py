@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -57,6 +57,11 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
             if _is_unavailable(exc):
                 return _unavailable(request, exc)
             raise
+
+    def process_response(self, request, response):
+        # Leave the thread's connection in public: nothing after a request may run in its tenant by accident.
+        connection.set_schema_to_public()
+        return response
 
 
 class DatabaseUnavailableMiddleware:

@@ -1,0 +1,135 @@
+"""Read queries on alerts: filtered, keyset-paginated lists (newest first) and single alerts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from mdr.alerts.adapters.base import SEVERITY_NAMES
+from mdr.alerts.models import Alert, AlertStatus, ScopeStatus
+
+MAX_PAGE = 500
+DEFAULT_PAGE = 50
+
+
+class FilterError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    since: datetime | None = None
+    until: datetime | None = None
+    severities: tuple[int, ...] = ()
+    statuses: tuple[str, ...] = ()
+    scope_statuses: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    host: str | None = None
+    text: str | None = None
+
+
+def _parse_time(value: str, field: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError(field, f"not an ISO 8601 time: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise FilterError(field, "time needs a UTC offset (e.g. 2026-11-01T00:00:00+09:00 or ...Z)")
+    return parsed
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def alert_filters_from_params(params) -> AlertFilters:
+    """Build filters from query parameters, or FilterError naming the parameter at fault."""
+    severities = []
+    for token in _csv(params.get("severity")):
+        sev = int(token) if token.isdigit() else SEVERITY_NAMES.get(token.lower())
+        if sev is None or not 0 <= sev <= 6:
+            raise FilterError("severity", f"unknown severity {token!r}: use 0-6 or a name such as high")
+        severities.append(sev)
+    statuses = _csv(params.get("status"))
+    if bad := set(statuses) - set(AlertStatus.values):
+        raise FilterError("status", f"unknown status {sorted(bad)}; one of {AlertStatus.values}")
+    scope_statuses = _csv(params.get("scope_status"))
+    if bad := set(scope_statuses) - set(ScopeStatus.values):
+        raise FilterError("scope_status", f"unknown scope status {sorted(bad)}; one of {ScopeStatus.values}")
+    since = _parse_time(params["since"], "since") if params.get("since") else None
+    until = _parse_time(params["until"], "until") if params.get("until") else None
+    if since and until and since >= until:
+        raise FilterError("until", "until must be after since")
+    text = (params.get("q") or "").strip() or None
+    if text and len(text) > 200:
+        raise FilterError("q", "search text is limited to 200 characters")
+    return AlertFilters(
+        since=since,
+        until=until,
+        severities=tuple(severities),
+        statuses=tuple(statuses),
+        scope_statuses=tuple(scope_statuses),
+        sources=tuple(_csv(params.get("source"))),
+        host=(params.get("host") or "").strip().lower() or None,
+        text=text,
+    )
+
+
+def encode_cursor(alert: Alert) -> str:
+    return base64.urlsafe_b64encode(f"{alert.observed_at.isoformat()}|{alert.pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, pk = text.split("|", 1)
+        return datetime.fromisoformat(when), uuid.UUID(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise FilterError("cursor", "invalid cursor; use the next_cursor of a previous page") from None
+
+
+def alert_list(
+    *, filters: AlertFilters, cursor: str | None = None, limit: int = DEFAULT_PAGE
+) -> tuple[list[Alert], str | None]:
+    """One page of alerts, newest observed first, and the cursor of the next page (None at the end)."""
+    qs: QuerySet[Alert] = Alert.objects.defer("raw", "description").order_by("-observed_at", "-id")
+    if filters.since:
+        qs = qs.filter(observed_at__gte=filters.since)
+    if filters.until:
+        qs = qs.filter(observed_at__lt=filters.until)
+    if filters.severities:
+        qs = qs.filter(severity_id__in=filters.severities)
+    if filters.statuses:
+        qs = qs.filter(status__in=filters.statuses)
+    if filters.scope_statuses:
+        qs = qs.filter(scope_status__in=filters.scope_statuses)
+    if filters.sources:
+        qs = qs.filter(Q(source_format__in=filters.sources) | Q(source_product__in=filters.sources))
+    if filters.host:
+        qs = qs.filter(hosts__contains=[filters.host])
+    if filters.text:
+        qs = qs.filter(
+            Q(title__icontains=filters.text) | Q(rule_name__icontains=filters.text) | Q(rule_id=filters.text)
+        )
+    if cursor:
+        when, pk = decode_cursor(cursor)
+        qs = qs.filter(Q(observed_at__lt=when) | Q(observed_at=when, id__lt=pk))
+    page = list(qs[: limit + 1])
+    next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
+    return page[:limit], next_cursor
+
+
+def alert_get(*, alert_id: str) -> Alert | None:
+    try:
+        pk = uuid.UUID(str(alert_id))
+    except ValueError:
+        return None
+    return Alert.objects.filter(pk=pk).first()

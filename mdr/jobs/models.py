@@ -1,0 +1,53 @@
+"""Public-schema work tables: the transactional outbox and the failed-jobs record.
+
+An outbox row is written in the same transaction as the data it announces (e.g. an ingest batch), so a
+message is never lost to a Redis outage: the relay re-sends rows that were not sent, or were sent long ago
+and never processed (a message lost when Redis restarted without persistence). Rows hold ids and the tenant
+only, never alert content (DESIGN.md §3).
+"""
+
+from django.db import models
+
+
+class Outbox(models.Model):
+    """One unit of background work announced by a committed transaction."""
+
+    schema_name = models.CharField(max_length=63)
+    topic = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            # The relay's scan: cost follows pending work, not history.
+            models.Index(
+                fields=["id"],
+                name="jobs_outbox_pending_idx",
+                condition=models.Q(processed_at__isnull=True, failed_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic}#{self.pk}@{self.schema_name}"
+
+
+class FailedJob(models.Model):
+    """Work that kept failing and was given up on: kept for an operator to inspect and replay."""
+
+    outbox = models.OneToOneField(Outbox, on_delete=models.CASCADE, related_name="failure")
+    schema_name = models.CharField(max_length=63)
+    topic = models.CharField(max_length=64)
+    attempts = models.PositiveIntegerField()
+    error = models.TextField()
+    failed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-failed_at"]
+
+    def __str__(self) -> str:
+        return f"failed {self.topic}#{self.outbox_id}@{self.schema_name}"

@@ -1,0 +1,73 @@
+"""The outbox relay: hands committed work to the broker, again and again until it is processed.
+
+Runs in the scheduler process (not in a worker: when Redis was down, nothing could have been enqueued to run
+it). One query over the partial index of pending rows, so its cost follows the pending work, not the number
+of customers. Each message is sent from inside the row's customer schema, so the tenant middleware stamps
+it with that schema; the topic is the dramatiq actor's name.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import dramatiq
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from mdr.jobs.models import Outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    sent: int
+    failed: int
+
+
+def outbox_send(*, outbox: Outbox) -> bool:
+    """Send one outbox row's message from its tenant's context; True if the broker took it."""
+    try:
+        actor = dramatiq.get_broker().get_actor(outbox.topic)
+        with schema_context(outbox.schema_name):
+            actor.send(outbox.pk)
+    except Exception as exc:  # Redis down, unknown actor: the relay tries again later
+        log.warning("jobs.outbox.send_failed", extra={"outbox": outbox.pk, "error": str(exc)[:200]})
+        return False
+    Outbox.objects.filter(pk=outbox.pk).update(sent_at=timezone.now())
+    return True
+
+
+def outbox_relay(*, limit: int = 500) -> RelayResult:
+    """Re-send rows never sent (older than the resend delay) and rows sent long ago but never processed."""
+    now = timezone.now()
+    resend_before = now - timedelta(seconds=settings.MDR_OUTBOX_RESEND_AFTER_SECONDS)
+    redeliver_before = now - timedelta(seconds=settings.MDR_OUTBOX_REDELIVER_AFTER_SECONDS)
+    sent = failed = 0
+    with transaction.atomic():
+        due = list(
+            Outbox.objects.select_for_update(skip_locked=True)
+            .filter(processed_at__isnull=True, failed_at__isnull=True)
+            .filter(Q(sent_at__isnull=True, created_at__lt=resend_before) | Q(sent_at__lt=redeliver_before))
+            .order_by("id")[:limit]
+        )
+        for row in due:
+            if outbox_send(outbox=row):
+                sent += 1
+            else:
+                failed += 1
+                break  # the broker is down: the rest would fail the same way
+    if due:
+        log.info("jobs.outbox.relayed", extra={"sent": sent, "failed": failed})
+    return RelayResult(sent=sent, failed=failed)
+
+
+def outbox_prune(*, older_than: timedelta = timedelta(days=7)) -> int:
+    """Delete processed rows past retention (failed ones stay with their FailedJob)."""
+    deleted, _ = Outbox.objects.filter(processed_at__lt=timezone.now() - older_than).delete()
+    return deleted
