@@ -86,6 +86,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Benchmarks only: per-response query counters and the /bench/noop baseline view (mdr/core/instrument.py).
+MDR_BENCH_INSTRUMENT = env.bool("MDR_BENCH_INSTRUMENT", default=False)
+if MDR_BENCH_INSTRUMENT:
+    MIDDLEWARE.insert(0, "mdr.core.instrument.InstrumentMiddleware")
+
 ROOT_URLCONF = "mdr.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "mdr.urls_public"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False

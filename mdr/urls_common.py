@@ -1,5 +1,6 @@
 """URL patterns both the provider domain and customer domains serve."""
 
+from django.conf import settings
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -16,6 +17,11 @@ urlpatterns = [
     path("api/v1/alerts", alerts_api.AlertCollectionApi.as_view(), name="api-alerts"),
     path("api/v1/alerts/<str:alert_id>", alerts_api.AlertDetailApi.as_view(), name="api-alert"),
 ]
+
+if settings.MDR_BENCH_INSTRUMENT:
+    from mdr.core.instrument import noop
+
+    urlpatterns.append(path("bench/noop", noop, name="bench-noop"))
 
 
 def api_docs(urlconf: str) -> list:

@@ -17,7 +17,7 @@ from mdr.audit.services import Actor
 from mdr.core.redis import redis_client
 
 
-@dataclass(frozen=True)
+@dataclass
 class TenantFixture:
     slug: str
     schema: str
@@ -98,6 +98,39 @@ def provider_admin(db, tenants_ab):
         actor=Actor.system("tests"), username="padmin", email="padmin@example.com", role=Role.PROVIDER_ADMIN
     )
     return user, password
+
+
+@pytest.fixture
+def committed_customer(django_db_setup, django_db_blocker, request):
+    """A customer onboarded outside any test transaction (visible to other processes), dropped afterwards.
+
+    Use it in tests that run real server processes; such tests must not take the ``db`` fixture.
+    """
+    from mdr.jobs.models import FailedJob, Outbox
+    from tenants.models import ApiKey, Customer, Domain
+    from tenants.services import customer_onboard
+
+    slug = f"live-{request.node.name[5:25].replace('_', '-').strip('-')}".lower()
+    with django_db_blocker.unblock():
+        result = customer_onboard(actor=Actor.system("tests"), name=f"Live {slug}", slug=slug, language="en")
+    fixture = TenantFixture(
+        slug=slug,
+        schema=result.customer.schema_name,
+        domain=result.domain,
+        admin_username=result.admin_username,
+        admin_password=result.admin_password,
+        api_key=result.api_key,
+    )
+    yield fixture
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{fixture.schema}" CASCADE')
+        FailedJob.objects.filter(schema_name=fixture.schema).delete()
+        Outbox.objects.filter(schema_name=fixture.schema).delete()
+        ApiKey.objects.filter(customer__slug=slug).delete()
+        Domain.objects.filter(tenant__slug=slug).delete()
+        Customer.objects.filter(slug=slug).delete()
 
 
 def login(client: Client, username: str, password: str) -> None:

@@ -71,7 +71,7 @@ CREATE_STAGE = (
     + ") ON COMMIT DELETE ROWS"
 )
 COPY_STAGE = f"COPY pg_temp.{STAGE_TABLE} ({_COLS}) FROM STDIN"
-MERGE_STAGE = f"""
+MERGE_STAGE = f"""  # noqa: S608 -- fixed column list and table name, no input
 INSERT INTO alerts_alert ({_COLS}, status, scope_status, priority)
 SELECT {_COLS}, 'new', 'pending', '' FROM pg_temp.{STAGE_TABLE} ORDER BY dedup_key
 ON CONFLICT (dedup_key) DO UPDATE SET

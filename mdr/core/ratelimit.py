@@ -17,7 +17,7 @@ from mdr.core.redis import redis_client, tenant_key
 
 log = logging.getLogger(__name__)
 
-TOKEN_BUCKET = """
+TOKEN_BUCKET = """  # noqa: S105 -- a Lua script, not a secret
 local key = KEYS[1]
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])

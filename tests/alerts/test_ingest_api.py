@@ -222,9 +222,9 @@ def test_out_of_range_times_are_rejected(acme):
 
 
 def test_read_key_cannot_ingest_and_users_cannot_ingest(acme):
+    from tenants.models import Customer
     from tests.conftest import login
     from tests.factories import ApiKeyFactory
-    from tenants.models import Customer
 
     read_key = ApiKeyFactory(customer=Customer.objects.get(slug="acme"), scopes=["read"]).plaintext
     assert post(acme, native(1), key=read_key).status_code == 403

@@ -263,6 +263,64 @@ def parse_time(value: Any, field_name: str) -> datetime:
     return result
 
 
+# ATT&CK tactics (enterprise + ICS) keyed by their letters only: "InitialAccess", "initial-access",
+# "Initial Access" all -> "Initial Access".
+ATTACK_TACTICS = {
+    "reconnaissance": "Reconnaissance",
+    "resourcedevelopment": "Resource Development",
+    "initialaccess": "Initial Access",
+    "execution": "Execution",
+    "persistence": "Persistence",
+    "privilegeescalation": "Privilege Escalation",
+    "defenseevasion": "Defense Evasion",
+    "credentialaccess": "Credential Access",
+    "discovery": "Discovery",
+    "lateralmovement": "Lateral Movement",
+    "collection": "Collection",
+    "commandandcontrol": "Command and Control",
+    "exfiltration": "Exfiltration",
+    "impact": "Impact",
+    "inhibitresponsefunction": "Inhibit Response Function",
+    "impairprocesscontrol": "Impair Process Control",
+}
+
+_TOKEN_SPLIT = re.compile(r"[,;\s]+")
+
+
+def _tokens(value: Any) -> list[str]:
+    """Strings from a list, a JSON-array string or a comma/space separated string."""
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if isinstance(v, str | int) and str(v).strip()]
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and len(text) <= 100_000:
+            try:
+                import json
+
+                parsed = json.loads(text)
+            except (ValueError, RecursionError):
+                parsed = None
+            if isinstance(parsed, list):
+                return _tokens(parsed)
+        return [t for t in _TOKEN_SPLIT.split(text.strip("[]")) if t]
+    return []
+
+
+def attack_tactic(value: Any) -> str | None:
+    """The ATT&CK tactic name (or TA id) for ``value``, or None when it is not a known tactic."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if TACTIC_ID_RE.match(text.upper()):
+        return text.upper()
+    return ATTACK_TACTICS.get(re.sub(r"[^a-z]", "", text.lower()))
+
+
+def technique_ids(*values: Any) -> list[str]:
+    """Technique ids from lists, JSON-array strings or comma-separated strings; anything else is dropped."""
+    return [v.upper() for value in values for v in _tokens(value) if TECHNIQUE_RE.match(v.upper())]
+
+
 def severity_from_name(value: Any) -> int | None:
     if not isinstance(value, str):
         return None

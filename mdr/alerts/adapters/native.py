@@ -30,6 +30,11 @@ from mdr.alerts.adapters.base import (
 )
 
 
+def _text(value) -> str:
+    """An identifier as text; 0 is an id like any other, only None and "" are missing."""
+    return "" if value is None else str(value)
+
+
 @register
 class NativeAdapter(Adapter):
     name = "native"
@@ -38,7 +43,7 @@ class NativeAdapter(Adapter):
     detect_priority = 90
 
     def detect(self, item) -> bool:
-        return "title" in item and "severity" in item and "observed_at" in item
+        return isinstance(item, dict) and "title" in item and "severity" in item and "observed_at" in item
 
     def normalize(self, item) -> NormalizedAlert:
         errors = {}
@@ -57,17 +62,20 @@ class NativeAdapter(Adapter):
             errors.update(exc.errors)
         if errors:
             raise AdapterError(errors)
-        external_id = str(item.get("id") or "")
-        rule_id = str(dig(item, "rule.id") or "")
+        external_id = _text(item.get("id"))
+        rule_id = _text(dig(item, "rule.id"))
         hosts = as_list(item.get("hosts"))
+        product = _text(dig(item, "source.product")) or self.product
         dedup = (
-            dedup_from_id(self.name, dig(item, "source.product"), external_id)
+            dedup_from_id(self.name, product, external_id)
             if external_id
-            else dedup_from_fields(self.name, title, rule_id, observed_at.isoformat(), *sorted(map(str, hosts)))
+            else dedup_from_fields(
+                self.name, title, rule_id, observed_at.isoformat(), *sorted(str(h).lower() for h in hosts)
+            )
         )
         return NormalizedAlert(
             source_format=self.name,
-            source_product=str(dig(item, "source.product") or self.product),
+            source_product=product,
             source_vendor=str(dig(item, "source.vendor") or self.vendor),
             title=title,
             severity_id=severity_id,

@@ -1,0 +1,90 @@
+"""Redis stopped during ingestion and started again: every accepted alert is processed, none twice.
+
+Real processes (gunicorn, a dramatiq worker, the scheduler running the outbox relay) against the test database
+and a private Redis server that the test kills and restarts empty (no persistence: queued messages are lost
+too, the worst case).
+"""
+
+import json
+import time
+
+import pytest
+from django_tenants.utils import schema_context
+
+from mdr.alerts.models import Alert
+from mdr.jobs.models import FailedJob, Outbox
+from tests.alerts.test_ingest_api import native
+from tests.live import free_port, process_env, request, start_redis, start_scheduler, start_web, start_worker
+
+
+@pytest.fixture
+def stack(committed_customer, tmp_path):
+    redis_port = free_port()
+    redis = start_redis(redis_port, tmp_path)
+    env = process_env(
+        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        MDR_SCHEDULER_INTERVAL_SECONDS="0.5",
+        MDR_OUTBOX_RESEND_AFTER_SECONDS="1",
+        MDR_OUTBOX_REDELIVER_AFTER_SECONDS="5",
+    )
+    web, port = start_web(env, tmp_path)
+    procs = {"redis": redis, "web": web, "worker": start_worker(env, tmp_path),
+             "scheduler": start_scheduler(env, tmp_path)}  # fmt: skip
+    yield {"port": port, "redis_port": redis_port, "procs": procs, "dir": tmp_path}
+    for proc in procs.values():
+        proc.stop()
+
+
+def _post(stack, tenant, start: int, n: int):
+    body = json.dumps([native(i) for i in range(start, start + n)]).encode()
+    return request(
+        stack["port"],
+        "POST",
+        "/api/v1/alerts",
+        host=tenant.domain,
+        body=body,
+        headers={"Authorization": f"Bearer {tenant.api_key}", "Content-Type": "application/json"},
+    )
+
+
+def _wait_processed(tenant, blocker, expected: int, timeout: float, stack) -> int:
+    deadline = time.monotonic() + timeout
+    done = -1
+    while time.monotonic() < deadline:
+        with blocker.unblock(), schema_context(tenant.schema):
+            done = Alert.objects.filter(processed_at__isnull=False).count()
+        if done == expected:
+            return done
+        time.sleep(0.25)
+    logs = "\n".join(f"--- {n}\n{p.output()[-1500:]}" for n, p in stack["procs"].items())
+    raise AssertionError(f"{done}/{expected} processed after {timeout}s\n{logs}")
+
+
+def test_accepted_alerts_survive_a_redis_outage(stack, committed_customer, django_db_blocker):
+    tenant = committed_customer
+    # given: a working pipeline
+    assert _post(stack, tenant, 0, 50).status == 202
+    _wait_processed(tenant, django_db_blocker, 50, 30, stack)
+    # when: Redis dies, ingest goes on
+    stack["procs"]["redis"].stop()
+    during = [_post(stack, tenant, 100 + 50 * k, 50) for k in range(4)]
+    # then: every request was still accepted (the outbox is in PostgreSQL)
+    assert [r.status for r in during] == [202] * 4
+    assert sum(r.body["accepted"] for r in during) == 200
+    with django_db_blocker.unblock():
+        unsent = Outbox.objects.filter(schema_name=tenant.schema, sent_at__isnull=True).count()
+    assert unsent == 4  # no message reached the broker: only the relay can deliver them
+    # when: Redis comes back empty
+    time.sleep(1)
+    stack["procs"]["redis"] = start_redis(stack["redis_port"], stack["dir"])
+    # then: the relay re-sends and the worker processes everything, exactly once
+    _wait_processed(tenant, django_db_blocker, 250, 60, stack)
+    with django_db_blocker.unblock():
+        with schema_context(tenant.schema):
+            assert Alert.objects.count() == 250
+        pending = Outbox.objects.filter(schema_name=tenant.schema, processed_at__isnull=True)
+        deadline = time.monotonic() + 10
+        while pending.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not pending.exists()
+        assert not FailedJob.objects.filter(schema_name=tenant.schema).exists()
