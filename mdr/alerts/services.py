@@ -71,7 +71,7 @@ CREATE_STAGE = (
     + ") ON COMMIT DELETE ROWS"
 )
 COPY_STAGE = f"COPY pg_temp.{STAGE_TABLE} ({_COLS}) FROM STDIN"
-MERGE_STAGE = f"""  # noqa: S608 -- fixed column list and table name, no input
+MERGE_STAGE = f"""
 INSERT INTO alerts_alert ({_COLS}, status, scope_status, priority)
 SELECT {_COLS}, 'new', 'pending', '' FROM pg_temp.{STAGE_TABLE} ORDER BY dedup_key
 ON CONFLICT (dedup_key) DO UPDATE SET
@@ -79,7 +79,7 @@ ON CONFLICT (dedup_key) DO UPDATE SET
     first_seen_at = LEAST(alerts_alert.first_seen_at, EXCLUDED.first_seen_at),
     last_seen_at = GREATEST(alerts_alert.last_seen_at, EXCLUDED.last_seen_at)
 RETURNING id, dedup_key, (xmax = 0) AS inserted
-"""
+"""  # noqa: S608 -- a fixed column list and table name, no input
 
 
 class IdempotencyConflict(Exception):

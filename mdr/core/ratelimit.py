@@ -17,7 +17,7 @@ from mdr.core.redis import redis_client, tenant_key
 
 log = logging.getLogger(__name__)
 
-TOKEN_BUCKET = """  # noqa: S105 -- a Lua script, not a secret
+TOKEN_BUCKET = """
 local key = KEYS[1]
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -37,7 +37,7 @@ end
 redis.call('HSET', key, 'tokens', tokens, 'ts', now)
 redis.call('EXPIRE', key, math.ceil(burst / rate) + 1)
 return {allowed, tostring(tokens)}
-"""
+"""  # noqa: S105 -- a Lua script, not a secret
 
 
 @dataclass(frozen=True)
