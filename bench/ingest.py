@@ -69,6 +69,10 @@ SAMPLES = Path(os.environ.get("MDR_SAMPLES_DIR", ROOT.parent / "shared" / "sampl
 BATCH_SIZE = 1000
 DUPLICATE_FRACTION = 0.10
 QUERY_SIZES = (1, 100, 1000)
+# /bench/noop is a plain Django view, so CsrfViewMiddleware guards its POSTs (403 without a token): the baseline
+# requests carry a CSRF cookie and the matching header, as any browser form POST to Django does.
+_CSRF = secrets.token_hex(16)
+NOOP_HEADERS = {"Cookie": f"csrftoken={_CSRF}", "X-CSRFToken": _CSRF}
 
 
 def _url_with_path(url: str, path: str) -> str:
@@ -345,13 +349,14 @@ class HttpClient:
         self.headers = {"Host": host, "Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         self.conn: http.client.HTTPConnection | None = None
 
-    def post(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes, float]:
+    def post(self, path: str, body: bytes, extra: dict | None = None) -> tuple[int, dict[str, str], bytes, float]:
+        headers = {**self.headers, **extra} if extra else self.headers
         started = time.perf_counter()
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
             try:
-                self.conn.request("POST", path, body=body, headers=self.headers)
+                self.conn.request("POST", path, body=body, headers=headers)
                 response = self.conn.getresponse()
                 data = response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
@@ -404,7 +409,7 @@ def run_parallel(jobs: list, concurrency: int, make_state, work) -> tuple[list, 
     return results, wall
 
 
-def http_parallel(port, host, key, jobs: list[tuple[str, bytes]], concurrency: int) -> tuple[list, float]:
+def http_parallel(port, host, key, jobs: list[tuple], concurrency: int) -> tuple[list, float]:
     return run_parallel(jobs, concurrency, lambda: HttpClient(port, host, key), lambda c, job: c.post(*job))
 
 
@@ -541,7 +546,7 @@ def main() -> int:
         # Warm-up (untimed): every worker imports its lazy modules and opens its connections.
         results, _ = post([("/api/v1/alerts", orjson.dumps(i)) for i in warmup_items], args.concurrency)
         ingest_check(results, warmup_items, seen)
-        results, _ = post([("/bench/noop", single_bodies[0])] * 4, args.concurrency)
+        results, _ = post([("/bench/noop", single_bodies[0], NOOP_HEADERS)] * 4, args.concurrency)
         if any(r[0] != 201 for r in results):
             raise RuntimeError(f"/bench/noop answered {results[0][0]}: {results[0][2][:300]!r}")
 
@@ -582,7 +587,7 @@ def main() -> int:
             single_wall += wall
             ingest_check(results, [[i] for i in single_items[start : start + chunk]], seen)
             single_lat += [r[3] for r in results]
-            results, wall = post([("/bench/noop", b) for b in bodies], args.concurrency)
+            results, wall = post([("/bench/noop", b, NOOP_HEADERS) for b in bodies], args.concurrency)
             noop_wall += wall
             if any(r[0] != 201 for r in results):
                 raise RuntimeError("/bench/noop did not answer 201")
