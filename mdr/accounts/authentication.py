@@ -5,7 +5,6 @@ The key is resolved in the public schema. On a customer's own domain the key mus
 behind it always run in the key's tenant.
 """
 
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 from rest_framework import exceptions
@@ -67,10 +66,8 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     @staticmethod
     def _touch(key: ApiKey) -> None:
-        # One write per key per minute at most; the gate key lives in the key's tenant cache namespace.
-        try:
-            due = cache.add(f"apikey:last-used:{key.pk}", 1, LAST_USED_RESOLUTION_SECONDS)
-        except Exception:  # Redis down: record the use anyway rather than fail the request
-            due = True
-        if due:
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        # ``last_used_at`` has a resolution of a minute: skip the write while the stored value is recent (it came
+        # with the key row, so this costs no query). Concurrent processes may both write once; harmless.
+        now = timezone.now()
+        if key.last_used_at is None or (now - key.last_used_at).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

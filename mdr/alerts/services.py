@@ -71,15 +71,26 @@ CREATE_STAGE = (
     + ") ON COMMIT DELETE ROWS"
 )
 COPY_STAGE = f"COPY pg_temp.{STAGE_TABLE} ({_COLS}) FROM STDIN"
-MERGE_STAGE = f"""
-INSERT INTO alerts_alert ({_COLS}, status, scope_status, priority)
-SELECT {_COLS}, 'new', 'pending', '' FROM pg_temp.{STAGE_TABLE} ORDER BY dedup_key
+_ON_CONFLICT = """
 ON CONFLICT (dedup_key) DO UPDATE SET
     occurrence_count = alerts_alert.occurrence_count + EXCLUDED.occurrence_count,
     first_seen_at = LEAST(alerts_alert.first_seen_at, EXCLUDED.first_seen_at),
     last_seen_at = GREATEST(alerts_alert.last_seen_at, EXCLUDED.last_seen_at)
 RETURNING id, dedup_key, (xmax = 0) AS inserted
-"""  # noqa: S608 -- a fixed column list and table name, no input
+"""
+MERGE_STAGE = (
+    f"INSERT INTO alerts_alert ({_COLS}, status, scope_status, priority) "
+    f"SELECT {_COLS}, 'new', 'pending', '' FROM pg_temp.{STAGE_TABLE} ORDER BY dedup_key" + _ON_CONFLICT
+)
+# Up to this many unique rows go in one multi-row INSERT (one round trip, no staging table); more go through
+# COPY, which is faster per row and has no limit on parameters.
+DIRECT_INSERT_MAX_ROWS = 50
+_ROW_PLACEHOLDERS = "(" + ", ".join(f"%s::{t}" for _, t in STAGE_COLUMNS) + ", 'new', 'pending', '')"
+
+
+def _insert_direct_sql(rows: int) -> str:
+    values = ", ".join([_ROW_PLACEHOLDERS] * rows)
+    return f"INSERT INTO alerts_alert ({_COLS}, status, scope_status, priority) VALUES {values}" + _ON_CONFLICT
 
 
 class IdempotencyConflict(Exception):
@@ -196,17 +207,22 @@ def alert_ingest(
             row[26] = min(row[26], alert.observed_at)
             row[27] = max(row[27], alert.observed_at)
 
+    nested = connection.in_atomic_block
     with transaction.atomic():
         returned: dict[str, tuple[str, bool]] = {}
-        if rows:
-            with connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            ordered = [rows[key] for key in sorted(rows)]  # one lock order for all writers: no deadlocks
+            if 0 < len(ordered) <= DIRECT_INSERT_MAX_ROWS:
+                cursor.execute(_insert_direct_sql(len(ordered)), [value for row in ordered for value in row])
+            elif ordered:
                 cursor.execute(CREATE_STAGE)
-                # Empty already after every commit; this covers a caller's enclosing transaction too.
-                cursor.execute(f"TRUNCATE pg_temp.{STAGE_TABLE}")
+                if nested:  # the table empties itself at commit; inside a caller's transaction it may not be yet
+                    cursor.execute(f"TRUNCATE pg_temp.{STAGE_TABLE}")
                 with cursor.cursor.copy(COPY_STAGE) as copy:
-                    for key in sorted(rows):
-                        copy.write_row(rows[key])
+                    for row in ordered:
+                        copy.write_row(row)
                 cursor.execute(MERGE_STAGE)
+            if ordered:
                 returned = {key: (str(pk), inserted) for pk, key, inserted in cursor.fetchall()}
 
         results: list[dict] = []

@@ -1,7 +1,8 @@
 """Request instrumentation for benchmarks (``MDR_BENCH_INSTRUMENT=1`` only; off in production).
 
-Adds ``X-MDR-Queries`` (SQL statements run through Django) and ``X-MDR-Search-Path-Sets`` (``SET search_path``
-statements django-tenants issued, which bypass Django's cursor wrapper) to every response, and serves
+Adds ``X-MDR-Queries`` (SQL statements run through Django's cursor wrapper, django-tenants' ``SET search_path``
+included; not COPY, which runs on the raw psycopg cursor) and ``X-MDR-Search-Path-Sets`` (the ``SET search_path``
+statements alone) to every response, and serves
 ``/bench/noop``: a plain Django view answering 201, the baseline the ingest benchmark compares against.
 """
 
@@ -11,6 +12,7 @@ import threading
 
 from django.db import connection
 from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from django_tenants.postgresql_backend.base import DatabaseWrapper
 from django_tenants.utils import get_limit_set_calls
 
@@ -53,6 +55,7 @@ class InstrumentMiddleware:
         return response
 
 
+@csrf_exempt
 def noop(request):
     """The baseline: a plain Django view, no auth, no database."""
     return HttpResponse(b'{"ok": true}', status=201, content_type="application/json")

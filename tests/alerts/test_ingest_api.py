@@ -51,7 +51,7 @@ def test_single_object_is_accepted_and_persisted(acme):
     assert Outbox.objects.filter(schema_name="acme", payload__alert_ids=[alert_id]).exists()
 
 
-def test_batch_keeps_valid_items_and_reports_invalid_ones(acme):
+def test_batch_keeps_valid_items_and_reports_invalid_ones(acme, insert_path):
     # given
     batch = [native(1), {"title": "no time", "severity": "low"}, native(2), "not an object", native(3, severity=9)]
     # when
@@ -66,7 +66,15 @@ def test_batch_keeps_valid_items_and_reports_invalid_ones(acme):
     assert [a["index"] for a in body["alerts"]] == [0, 2]
 
 
-def test_duplicates_within_and_across_requests(acme):
+@pytest.fixture(params=["direct", "copy"])
+def insert_path(request, monkeypatch):
+    """Run a test through both write paths: one multi-row INSERT (small batches) and COPY + merge (large)."""
+    if request.param == "copy":
+        monkeypatch.setattr("mdr.alerts.services.DIRECT_INSERT_MAX_ROWS", 0)
+    return request.param
+
+
+def test_duplicates_within_and_across_requests(acme, insert_path):
     # when
     first = post(acme, [native(1), native(1), native(2)]).json()
     second = post(acme, [native(2), native(3)]).json()
@@ -203,7 +211,7 @@ def test_deep_nesting_is_rejected_per_item(acme):
     assert "nested deeper" in body["rejected"][0]["errors"]["item"][0]
 
 
-def test_nul_bytes_are_stored_without_error(acme):
+def test_nul_bytes_are_stored_without_error(acme, insert_path):
     response = post(acme, [native(1, description="a\u0000b", note="x\u0000y")])
     assert response.status_code == 202
     with schema_context("acme"):
