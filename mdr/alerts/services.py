@@ -245,7 +245,10 @@ def alert_ingest(
         outbox = None
         if created_ids:
             outbox = Outbox.objects.create(
-                schema_name=connection.schema_name, topic=TOPIC_PROCESS, payload={"alert_ids": created_ids}
+                schema_name=connection.schema_name,
+                topic=TOPIC_PROCESS,
+                payload={"alert_ids": created_ids},
+                sent_at=timezone.now(),  # premarked: sent right after commit (see outbox_send)
             )
         if idempotency is not None:
             with connection.cursor() as cursor:
@@ -271,7 +274,7 @@ def alert_ingest(
             won = True
         if won and outbox is not None:
             # After commit; if Redis does not take it, the relay will (the row is committed either way).
-            transaction.on_commit(lambda: outbox_send(outbox=outbox))
+            transaction.on_commit(lambda: outbox_send(outbox=outbox, premarked=True))
     if not won:
         previous = idempotency_lookup(idempotency)
         assert previous is not None

@@ -30,8 +30,13 @@ class RelayResult:
     failed: int
 
 
-def outbox_send(*, outbox: Outbox) -> bool:
-    """Send one outbox row's message from its tenant's context; True if the broker took it."""
+def outbox_send(*, outbox: Outbox, premarked: bool = False) -> bool:
+    """Send one outbox row's message from its tenant's context; True if the broker took it.
+
+    ``premarked``: the row was committed with ``sent_at`` already set (the ingest fast path, which saves a write
+    per request). Then a failed send clears the mark so the relay picks the row up within seconds; if the process
+    dies between commit and send, the relay's redelivery (``MDR_OUTBOX_REDELIVER_AFTER_SECONDS``) still finds it.
+    """
     try:
         actor = dramatiq.get_broker().get_actor(outbox.topic)
         if connection.schema_name == outbox.schema_name:
@@ -41,7 +46,11 @@ def outbox_send(*, outbox: Outbox) -> bool:
                 actor.send(outbox.pk)
     except Exception as exc:  # Redis down, unknown actor: the relay tries again later
         log.warning("jobs.outbox.send_failed", extra={"outbox": outbox.pk, "error": str(exc)[:200]})
+        if premarked:
+            Outbox.objects.filter(pk=outbox.pk).update(sent_at=None)
         return False
+    if premarked:
+        return True
     with transaction.atomic():
         # Losing this mark in a crash costs one harmless re-send: no need to wait for the WAL flush.
         with connection.cursor() as cursor:

@@ -95,10 +95,31 @@ def test_relay_resends_unsent_and_lost_messages_only(acme):
     broker.flush("default")
 
 
-def test_ingest_sends_the_processing_message_after_commit(acme):
+def test_ingest_sends_the_processing_message_only_after_commit(acme, django_capture_on_commit_callbacks):
+    # given
     broker = dramatiq.get_broker()
     broker.flush("default")
-    outbox_id = _ingest(acme, [native(1)])
-    # the test transaction never commits, so on_commit has not run: the relay would pick the row up later
-    assert Outbox.objects.get(pk=outbox_id).sent_at is None
+    # when: the request's transaction commits
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        outbox_id = _ingest(acme, [native(1)])
+    # then: nothing was sent before the commit; the callback sends it, and the row stays marked sent
     assert broker.do_qsize("default") == 0
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert broker.do_qsize("default") == 1
+    assert Outbox.objects.get(pk=outbox_id).sent_at is not None
+    broker.flush("default")
+
+
+def test_a_failed_send_clears_the_mark_for_the_relay(acme, django_capture_on_commit_callbacks, monkeypatch):
+    # given: the broker refuses (Redis down)
+    def refuse(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        outbox_id = _ingest(acme, [native(1)])
+    monkeypatch.setattr(dramatiq.get_broker(), "enqueue", refuse)
+    # when
+    callbacks[0]()
+    # then
+    assert Outbox.objects.get(pk=outbox_id).sent_at is None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -218,6 +219,34 @@ def as_list(value: Any) -> list:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
+
+
+def walk_objects(node: Any, visit: Callable[[dict], Any], *, max_depth: int, max_nodes: int) -> None:
+    """Call ``visit(obj)`` for every dict nested in ``node`` (``node`` itself included), depth first.
+
+    Lists are descended into, other values are ignored. ``node`` is at depth 0 and every dict or list one level
+    further down adds 1: nothing deeper than ``max_depth`` is visited, and at most ``max_nodes`` dicts are
+    visited per call, so hostile or runaway payloads cost a bounded amount of work.
+    """
+    budget = max_nodes
+
+    def walk(current: Any, depth: int) -> None:
+        nonlocal budget
+        if depth > max_depth or budget <= 0:
+            return
+        if isinstance(current, dict):
+            budget -= 1
+            visit(current)
+            children = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            return
+        for child in children:
+            if isinstance(child, dict | list):
+                walk(child, depth + 1)
+
+    walk(node, 0)
 
 
 _TZ_COLON_LESS = re.compile(r"([+-]\d{2})(\d{2})$")

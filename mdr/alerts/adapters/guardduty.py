@@ -47,10 +47,12 @@ from mdr.alerts.adapters.base import (
     register,
     severity_from_name,
     technique_ids,
+    walk_objects,
 )
 
 _IP_KEYS = {"ipaddressv4", "ipaddressv6", "sourceips", "ip"}
 _MAX_NODES = 2_000
+_MAX_DEPTH = 12  # nesting levels walked in service.action / service.detection
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -72,23 +74,6 @@ def _dig(obj: Any, path: str) -> Any:
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-def _walk(node: Any, visit, depth: int = 0, budget: list[int] | None = None) -> None:
-    budget = budget if budget is not None else [_MAX_NODES]
-    if depth > 12 or budget[0] <= 0:
-        return
-    if isinstance(node, dict):
-        budget[0] -= 1
-        visit(node)
-        children = node.values()
-    elif isinstance(node, list):
-        children = node
-    else:
-        return
-    for child in children:
-        if isinstance(child, dict | list):
-            _walk(child, visit, depth + 1, budget)
 
 
 def _unwrap(item: Any) -> tuple[dict | None, str]:
@@ -204,8 +189,8 @@ class GuardDutyAdapter(Adapter):
             elif key == "ATTACK_TECHNIQUE":
                 techniques.extend(technique_ids(_get(node, "values")))
 
-        _walk(_dig(finding, "service.action"), visit)
-        _walk(_dig(finding, "service.detection"), visit)
+        walk_objects(_dig(finding, "service.action"), visit, max_depth=_MAX_DEPTH, max_nodes=_MAX_NODES)
+        walk_objects(_dig(finding, "service.detection"), visit, max_depth=_MAX_DEPTH, max_nodes=_MAX_NODES)
 
         users = [
             _text(_dig(finding, "resource.accessKeyDetails.userName")),

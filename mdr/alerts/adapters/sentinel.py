@@ -80,12 +80,14 @@ from mdr.alerts.adapters.base import (
     register,
     severity_from_name,
     technique_ids,
+    walk_objects,
 )
 
 _MS_SEVERITY = {"unspecified": 0, "unknownfuturevalue": 0, "none": 0}
 _NO_TACTIC = {"", "unknown", "none", "null"}
 _MAX_JSON = 2_000_000  # characters of an embedded JSON string we are willing to parse
 _MAX_NODES = 2_000  # objects visited when walking entities/evidence
+_MAX_DEPTH = 10  # nesting levels walked when looking for entities/evidence objects
 _SPLIT_RE = re.compile(r"[,;\s]+")
 
 
@@ -111,24 +113,6 @@ def _values(value: Any) -> list[str]:
         parsed = parse_json(value) if value.strip().startswith("[") else None
         value = parsed if isinstance(parsed, list) else _SPLIT_RE.split(value)
     return [v.strip() for v in as_list(value) if isinstance(v, str) and v.strip()]
-
-
-def _walk(node: Any, visit, depth: int = 0, budget: list[int] | None = None) -> None:
-    """Call ``visit(dict)`` for every object nested in ``node`` (bounded depth and count)."""
-    budget = budget if budget is not None else [_MAX_NODES]
-    if depth > 10 or budget[0] <= 0:
-        return
-    if isinstance(node, dict):
-        budget[0] -= 1
-        visit(node)
-        children = node.values()
-    elif isinstance(node, list):
-        children = node
-    else:
-        return
-    for child in children:
-        if isinstance(child, dict | list):
-            _walk(child, visit, depth + 1, budget)
 
 
 def _user(name: Any, domain: Any = None, upn: Any = None, upn_suffix: Any = None) -> str:
@@ -260,7 +244,7 @@ class SentinelAdapter(Adapter):
             elif kind == "mail-message":
                 ips.append(_text(entity.get("SenderIP")))
 
-        _walk(parse_json(item.get("Entities")), visit)
+        walk_objects(parse_json(item.get("Entities")), visit, max_depth=_MAX_DEPTH, max_nodes=_MAX_NODES)
         for key in ("compromised host", "machine name", "host name", "hostname"):
             hosts.append(_text(ext.get(key)))
         for key in (
@@ -369,7 +353,7 @@ class SentinelAdapter(Adapter):
                 clouds.append(("AWS", _text(node.get("amazonAccountId")), ""))
 
         for key in ("evidence", "entities", "devices", "relatedUser", "loggedOnUsers"):
-            _walk(item.get(key), visit)
+            walk_objects(item.get(key), visit, max_depth=_MAX_DEPTH, max_nodes=_MAX_NODES)
         provider, account, region = next((c for c in clouds if c[0]), ("", "", ""))
 
         category = _text(item.get("category"))

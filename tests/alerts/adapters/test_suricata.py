@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from mdr.alerts.adapters import REGISTRY, AdapterError, normalize
+from mdr.alerts.adapters import AdapterError, normalize
+from tests.alerts.adapters import samples
 
 FORMAT = "suricata"
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples"
-
-
-def _sample_files(fmt: str) -> list[Path]:
-    folder = SAMPLES / fmt
-    if not folder.is_dir():
-        pytest.skip(f"sample folder {folder} is absent (../shared/samples is only beside the CI checkout)")
-    return sorted(p for p in folder.iterdir() if p.is_file())
-
-
-def _items(path: Path) -> list:
-    lines = [line.rstrip("\r\n") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return lines if path.suffix == ".log" else [json.loads(line) for line in lines]
-
-
-def _records() -> list[dict]:
-    return [item for path in _sample_files(FORMAT) for item in _items(path)]
 
 
 def _record(flow_id: int, sid: int) -> dict:
-    matches = [r for r in _records() if r["flow_id"] == flow_id and r["alert"]["signature_id"] == sid]
+    matches = [r for r in samples.records(FORMAT) if r["flow_id"] == flow_id and r["alert"]["signature_id"] == sid]
     assert len(matches) == 1, (flow_id, sid)
     return matches[0]
 
@@ -72,7 +54,7 @@ def _minimal_alert(**overrides) -> dict:
 
 def test_every_sample_record_normalises_with_the_format_named():
     # given
-    records = _records()
+    records = samples.records(FORMAT)
 
     # when
     alerts = [normalize(record, FORMAT) for record in records]
@@ -84,7 +66,7 @@ def test_every_sample_record_normalises_with_the_format_named():
 
 def test_every_sample_record_is_auto_detected():
     # given
-    records = _records()
+    records = samples.records(FORMAT)
 
     # when
     formats = {normalize(record).source_format for record in records}
@@ -141,7 +123,7 @@ def test_a_low_alert_maps_priority_three_to_low():
 
 def test_dedup_keys_are_stable_and_unique_across_the_file():
     # given
-    records = _records()
+    records = samples.records(FORMAT)
 
     # when
     keys = [normalize(record, FORMAT).dedup_key for record in records]
@@ -232,19 +214,3 @@ def test_severity_mapping(priority, expected):
 
     # then
     assert alert.severity_id == expected
-
-
-def test_detect_rejects_every_record_of_the_other_formats():
-    # given
-    adapter = REGISTRY[FORMAT]
-    folders = [p for p in sorted(SAMPLES.iterdir()) if p.is_dir() and p.name != FORMAT] if SAMPLES.is_dir() else []
-    if not folders:
-        pytest.skip(f"sample folder {SAMPLES} is absent")
-    items = [item for folder in folders for path in _sample_files(folder.name) for item in _items(path)]
-
-    # when
-    claimed = [item for item in items if isinstance(item, dict) and adapter.detect(item)]
-
-    # then
-    assert items
-    assert claimed == []

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from mdr.alerts.adapters import REGISTRY, AdapterError, normalize
+from mdr.alerts.adapters import AdapterError, normalize
+from tests.alerts.adapters import samples
 
 FORMAT = "wazuh"
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples"
-
-
-def _sample_files(fmt: str) -> list[Path]:
-    folder = SAMPLES / fmt
-    if not folder.is_dir():
-        pytest.skip(f"sample folder {folder} is absent (../shared/samples is only beside the CI checkout)")
-    return sorted(p for p in folder.iterdir() if p.is_file())
-
-
-def _items(path: Path) -> list:
-    lines = [line.rstrip("\r\n") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return lines if path.suffix == ".log" else [json.loads(line) for line in lines]
-
-
-def _records() -> list[dict]:
-    return [item for path in _sample_files(FORMAT) for item in _items(path)]
 
 
 def _record(alert_id: str) -> dict:
-    matches = [r for r in _records() if r["id"] == alert_id]
+    matches = [r for r in samples.records(FORMAT) if r["id"] == alert_id]
     assert len(matches) == 1, alert_id
     return matches[0]
 
@@ -64,7 +46,7 @@ def _minimal_alert(**overrides) -> dict:
 
 def test_every_sample_record_normalises_with_the_format_named():
     # given
-    records = _records()
+    records = samples.records(FORMAT)
 
     # when
     alerts = [normalize(record, FORMAT) for record in records]
@@ -76,7 +58,7 @@ def test_every_sample_record_normalises_with_the_format_named():
 
 def test_every_sample_record_is_auto_detected():
     # given
-    records = _records()
+    records = samples.records(FORMAT)
 
     # when
     formats = {normalize(record).source_format for record in records}
@@ -124,7 +106,7 @@ def test_a_pam_login_failure_names_host_and_user():
 
 def test_a_multiple_failures_alert_maps_level_10_to_medium_and_level_3_to_informational():
     # given
-    records = _records()
+    records = samples.records(FORMAT)
     level_10 = next(r for r in records if r["rule"]["id"] == "5551")
     level_3 = next(r for r in records if r["rule"]["id"] == "86601")
 
@@ -139,7 +121,7 @@ def test_a_multiple_failures_alert_maps_level_10_to_medium_and_level_3_to_inform
 
 def test_dedup_keys_are_stable_and_unique_across_the_file():
     # given
-    records = _records()
+    records = samples.records(FORMAT)
 
     # when
     keys = [normalize(record, FORMAT).dedup_key for record in records]
@@ -237,19 +219,3 @@ def test_severity_mapping(level, expected):
 
     # then
     assert alert.severity_id == expected
-
-
-def test_detect_rejects_every_record_of_the_other_formats():
-    # given
-    adapter = REGISTRY[FORMAT]
-    folders = [p for p in sorted(SAMPLES.iterdir()) if p.is_dir() and p.name != FORMAT] if SAMPLES.is_dir() else []
-    if not folders:
-        pytest.skip(f"sample folder {SAMPLES} is absent")
-    items = [item for folder in folders for path in _sample_files(folder.name) for item in _items(path)]
-
-    # when
-    claimed = [item for item in items if isinstance(item, dict) and adapter.detect(item)]
-
-    # then
-    assert items
-    assert claimed == []
