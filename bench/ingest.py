@@ -121,8 +121,15 @@ from mdr.alerts.parsing import RawItem  # noqa: E402
 from mdr.alerts.services import STAGE_COLUMNS, _raw_json, _uuid7  # noqa: E402
 
 STAGE_NAMES = [c for c, _ in STAGE_COLUMNS]
-# The columns alert_ingest's INSERT fills with constants (MERGE_STAGE), and those constants.
-CONSTANT_COLUMNS = (("status", "new"), ("scope_status", "pending"), ("priority", ""))
+# The columns alert_ingest's INSERT fills with constants, and those constants (as Python values for COPY).
+CONSTANT_COLUMNS = (
+    ("status", "new"),
+    ("scope_status", "pending"),
+    ("priority", ""),
+    ("scope_reason", ""),
+    ("criticality", ""),
+    ("remediation_allowed", False),
+)
 
 
 def log(message: str) -> None:

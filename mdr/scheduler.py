@@ -33,10 +33,11 @@ class Job:
 
 def default_jobs() -> list[Job]:
     from mdr.core.tasks import worker_heartbeat
-    from mdr.jobs.services import outbox_prune, outbox_relay
+    from mdr.jobs.services import due_work_sweep, outbox_prune, outbox_relay
 
     return [
         Job("outbox.relay", 5.0, outbox_relay),  # runs here: it must work right after a Redis outage
+        Job("duework.sweep", 5.0, due_work_sweep),
         Job("outbox.prune", 3600.0, outbox_prune),
         Job("worker.heartbeat", 30.0, worker_heartbeat.send),
     ]

@@ -236,6 +236,8 @@ MDR_IDEMPOTENCY_TTL_HOURS = env.int("MDR_IDEMPOTENCY_TTL_HOURS", default=24)
 MDR_OUTBOX_RESEND_AFTER_SECONDS = env.int("MDR_OUTBOX_RESEND_AFTER_SECONDS", default=10)
 MDR_OUTBOX_REDELIVER_AFTER_SECONDS = env.int("MDR_OUTBOX_REDELIVER_AFTER_SECONDS", default=600)
 MDR_JOB_MAX_ATTEMPTS = env.int("MDR_JOB_MAX_ATTEMPTS", default=5)
+# An unknown host or IP seen this many times in alerts becomes an open "inventory drift" item.
+MDR_DRIFT_THRESHOLD = env.int("MDR_DRIFT_THRESHOLD", default=5)
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from mdr.console import views as console
+from mdr.scope import api as scope_api
 from mdr.urls_common import api_docs
 from mdr.urls_common import urlpatterns as common
 from tenants import api as tenants_api
@@ -31,5 +32,43 @@ urlpatterns = [
         "api/provider/customers/<slug:slug>/keys/<str:public_id>/revoke",
         tenants_api.CustomerApiKeyRevokeApi.as_view(),
         name="api-customer-key-revoke",
+    ),
+    path("api/provider/customers/<slug:slug>/contract", scope_api.ContractApi.as_view(), name="api-contract"),
+    path(
+        "api/provider/customers/<slug:slug>/contract/usage",
+        scope_api.ProviderUsageApi.as_view(),
+        name="api-contract-usage",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/contract/versions",
+        scope_api.VersionCreateApi.as_view(),
+        name="api-contract-versions",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/contract/versions/<int:number>",
+        scope_api.VersionDetailApi.as_view(),
+        name="api-contract-version",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/contract/versions/<int:number>/publish",
+        scope_api.VersionPublishApi.as_view(),
+        name="api-contract-version-publish",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/contract/versions/<int:number>/scope-items",
+        scope_api.ScopeItemsImportApi.as_view(),
+        name="api-contract-scope-items",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/contract/versions/<int:number>/entitlements",
+        scope_api.EntitlementsApi.as_view(),
+        name="api-contract-entitlements",
+    ),
+    path("api/provider/customers/<slug:slug>/assets", scope_api.AssetsImportApi.as_view(), name="api-assets"),
+    path("api/provider/customers/<slug:slug>/drift", scope_api.DriftListApi.as_view(), name="api-drift"),
+    path(
+        "api/provider/customers/<slug:slug>/alerts/reclassify",
+        scope_api.ReclassifyApi.as_view(),
+        name="api-alerts-reclassify",
     ),
 ]

@@ -4,6 +4,7 @@ from django.urls import path
 
 from mdr.accounts import api as accounts_api
 from mdr.portal import views as portal
+from mdr.scope import api as scope_api
 from mdr.urls_common import api_docs
 from mdr.urls_common import urlpatterns as common
 
@@ -14,4 +15,6 @@ urlpatterns = [
     path("users/", portal.users, name="portal-users"),
     path("access-log/", portal.access_log, name="portal-access-log"),
     path("api/v1/users", accounts_api.UserListApi.as_view(), name="api-users"),
+    path("api/v1/contract", scope_api.CustomerContractApi.as_view(), name="api-my-contract"),
+    path("contract/", portal.contract, name="portal-contract"),
 ]

@@ -162,6 +162,8 @@ def customer_offboard(*, actor: Actor, customer: Customer, export_to: Path, conf
     schema = customer.schema_name
     with transaction.atomic():
         with connection.cursor() as cursor:
+            # Fire any deferred FK checks now: PostgreSQL refuses to drop tables with pending trigger events.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
         ApiKey.objects.filter(customer=customer, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_by=actor.name[:200]

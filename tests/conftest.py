@@ -71,9 +71,11 @@ def globex(tenants_ab, db) -> TenantFixture:
 
 
 @pytest.fixture(autouse=True)
-def _clean_redis():
-    """Each test starts with an empty Redis database (the tests' own number, never the demo's)."""
-    redis_client().flushdb()
+def _clean_redis(request):
+    """Each test that touches the service starts with an empty Redis database (the tests' own number, never the
+    demo's). Pure unit tests (adapters, matcher, calendar) leave it alone."""
+    if {"db", "tenants_ab", "committed_customer"} & set(request.fixturenames):
+        redis_client().flushdb()
 
 
 @pytest.fixture(autouse=True)

@@ -24,12 +24,14 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "apikey.manage_any": frozenset({Role.PROVIDER_ADMIN}),
     "audit.view_provider": frozenset({Role.PROVIDER_ADMIN}),
     "alert.read_any": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST, Role.ACCOUNT_MANAGER}),
+    "contract.manage": frozenset({Role.PROVIDER_ADMIN}),
     # customer side (customer schema)
     "portal.view": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "user.list": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "apikey.manage": frozenset({Role.CUSTOMER_ADMIN}),
     "audit.view": frozenset({Role.CUSTOMER_ADMIN}),
     "alert.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
+    "contract.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
 }
 
 # capability -> API key scopes that hold it
@@ -37,6 +39,7 @@ SCOPE_CAPABILITIES: dict[str, frozenset[str]] = {
     "alert.ingest": frozenset({"ingest"}),
     "alert.read": frozenset({"read"}),
     "user.list": frozenset({"read"}),
+    "contract.read": frozenset({"read"}),
     "whoami": frozenset({"ingest", "read"}),
 }
 

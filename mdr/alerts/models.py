@@ -25,6 +25,7 @@ class ScopeStatus(models.TextChoices):
     OUT_OF_SCOPE = "out_of_scope", "Out of scope"
     EXCLUDED = "excluded", "Excluded"
     UNKNOWN_ASSET = "unknown_asset", "Unknown asset"
+    UNSUPPORTED_SOURCE = "unsupported_source", "Unsupported log source"
     OVER_QUOTA = "over_quota", "Over quota"
 
 
@@ -67,7 +68,12 @@ class Alert(models.Model):
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=AlertStatus.choices, default=AlertStatus.NEW)
-    scope_status = models.CharField(max_length=16, choices=ScopeStatus.choices, default=ScopeStatus.PENDING)
+    scope_status = models.CharField(max_length=20, choices=ScopeStatus.choices, default=ScopeStatus.PENDING)
+    scope_reason = models.CharField(max_length=500, blank=True)
+    criticality = models.CharField(max_length=8, blank=True, help_text="of the matched in-scope asset")
+    remediation_allowed = models.BooleanField(default=False)
+    contract_version_id = models.PositiveIntegerField(null=True, blank=True, help_text="the version that decided")
+    in_coverage = models.BooleanField(null=True, help_text="observed inside the contract's coverage hours")
     priority = models.CharField(max_length=2, choices=Priority.choices, blank=True)
     incident_id = models.UUIDField(null=True, blank=True)
     api_key_public_id = models.CharField(max_length=16, blank=True)

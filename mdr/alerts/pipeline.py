@@ -5,8 +5,7 @@ normalise (done at ingest) -> scope -> priority -> SLA -> correlation -> escalat
 Each step takes the batch of alerts (locked, unprocessed rows of the current customer schema) and changes
 them in memory or writes its own records; ``run_pipeline`` then saves the fields the steps own and marks the
 alerts processed, all in the caller's transaction. A step must be idempotent: a batch can be delivered again.
-Later issues replace the identity steps (scope: contract scope, issue 4; SLA: timers, issue 5; correlation
-and escalation: issue 6).
+Later issues replace the identity steps (SLA: timers, issue 5; correlation and escalation: issue 6).
 """
 
 from __future__ import annotations
@@ -21,18 +20,38 @@ Step = Callable[[list[Alert]], None]
 
 
 def scope_step(alerts: list[Alert]) -> None:
-    """Identity until contract scope exists (issue 4): alerts stay ``pending``."""
+    """Classify against the contract version in force at each alert's time (mdr.scope)."""
+    from mdr.scope.services import alerts_classify
+
+    alerts_classify(alerts)
+
+
+# Priority = severity x asset criticality (rows: OCSF severity band, columns: criticality).
+PRIORITY_MATRIX = {
+    "critical": {"critical": Priority.P1, "high": Priority.P1, "medium": Priority.P1, "low": Priority.P2},
+    "high": {"critical": Priority.P1, "high": Priority.P2, "medium": Priority.P2, "low": Priority.P3},
+    "medium": {"critical": Priority.P2, "high": Priority.P3, "medium": Priority.P3, "low": Priority.P4},
+    "low": {"critical": Priority.P3, "high": Priority.P4, "medium": Priority.P4, "low": Priority.P4},
+}
+WORKED_SCOPE = ("in_scope", "unknown_asset")  # an unknown asset may be a real attack on an unmanaged machine
+
+
+def _severity_band(severity_id: int) -> str:
+    if severity_id >= 5:
+        return "critical"
+    if severity_id == 4:
+        return "high"
+    if severity_id == 3:
+        return "medium"
+    return "low"
 
 
 def priority_step(alerts: list[Alert]) -> None:
-    """Priority from severity alone until asset criticality exists (issue 4 makes it severity x criticality)."""
+    """Severity x criticality for alerts the SOC works (in scope, unknown asset at medium); P4 for the rest."""
     for alert in alerts:
-        if alert.severity_id >= 5:
-            alert.priority = Priority.P1
-        elif alert.severity_id == 4:
-            alert.priority = Priority.P2
-        elif alert.severity_id == 3:
-            alert.priority = Priority.P3
+        if alert.scope_status in WORKED_SCOPE:
+            criticality = alert.criticality if alert.scope_status == "in_scope" and alert.criticality else "medium"
+            alert.priority = PRIORITY_MATRIX[_severity_band(alert.severity_id)][criticality]
         else:
             alert.priority = Priority.P4
 
@@ -56,7 +75,17 @@ STEPS: list[tuple[str, Step]] = [
     ("correlation", correlation_step),
     ("escalation", escalation_step),
 ]
-SAVED_FIELDS = ["scope_status", "priority", "incident_id", "processed_at"]
+SAVED_FIELDS = [
+    "scope_status",
+    "scope_reason",
+    "criticality",
+    "remediation_allowed",
+    "contract_version_id",
+    "in_coverage",
+    "priority",
+    "incident_id",
+    "processed_at",
+]
 
 
 def run_pipeline(alerts: list[Alert]) -> None:

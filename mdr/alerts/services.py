@@ -71,6 +71,17 @@ CREATE_STAGE = (
     + ") ON COMMIT DELETE ROWS"
 )
 COPY_STAGE = f"COPY pg_temp.{STAGE_TABLE} ({_COLS}) FROM STDIN"
+# Columns ingest fills with constants (the processing pipeline sets them later), and those constants.
+CONSTANT_COLUMNS = {
+    "status": "'new'",
+    "scope_status": "'pending'",
+    "priority": "''",
+    "scope_reason": "''",
+    "criticality": "''",
+    "remediation_allowed": "false",
+}
+_CONST_COLS = ", ".join(CONSTANT_COLUMNS)
+_CONST_VALUES = ", ".join(CONSTANT_COLUMNS.values())
 _ON_CONFLICT = """
 ON CONFLICT (dedup_key) DO UPDATE SET
     occurrence_count = alerts_alert.occurrence_count + EXCLUDED.occurrence_count,
@@ -79,18 +90,18 @@ ON CONFLICT (dedup_key) DO UPDATE SET
 RETURNING id, dedup_key, (xmax = 0) AS inserted
 """
 MERGE_STAGE = (
-    f"INSERT INTO alerts_alert ({_COLS}, status, scope_status, priority) "
-    f"SELECT {_COLS}, 'new', 'pending', '' FROM pg_temp.{STAGE_TABLE} ORDER BY dedup_key" + _ON_CONFLICT
+    f"INSERT INTO alerts_alert ({_COLS}, {_CONST_COLS}) "
+    f"SELECT {_COLS}, {_CONST_VALUES} FROM pg_temp.{STAGE_TABLE} ORDER BY dedup_key" + _ON_CONFLICT
 )
 # Up to this many unique rows go in one multi-row INSERT (one round trip, no staging table); more go through
 # COPY, which is faster per row and has no limit on parameters.
 DIRECT_INSERT_MAX_ROWS = 50
-_ROW_PLACEHOLDERS = "(" + ", ".join(f"%s::{t}" for _, t in STAGE_COLUMNS) + ", 'new', 'pending', '')"
+_ROW_PLACEHOLDERS = "(" + ", ".join(f"%s::{t}" for _, t in STAGE_COLUMNS) + f", {_CONST_VALUES})"
 
 
 def _insert_direct_sql(rows: int) -> str:
     values = ", ".join([_ROW_PLACEHOLDERS] * rows)
-    return f"INSERT INTO alerts_alert ({_COLS}, status, scope_status, priority) VALUES {values}" + _ON_CONFLICT
+    return f"INSERT INTO alerts_alert ({_COLS}, {_CONST_COLS}) VALUES {values}" + _ON_CONFLICT
 
 
 class IdempotencyConflict(Exception):

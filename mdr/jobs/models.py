@@ -51,3 +51,25 @@ class FailedJob(models.Model):
 
     def __str__(self) -> str:
         return f"failed {self.topic}#{self.outbox_id}@{self.schema_name}"
+
+
+class DueWork(models.Model):
+    """The due-work index: when something in a customer schema needs attention (a silent log source, an SLA
+    deadline, an escalation step). Ids, times and the tenant only (DESIGN.md §3); the sweep reads the rows that
+    are due, so its cost follows due work, never the number of customers. One row per (tenant, kind, ref):
+    rescheduling moves the row."""
+
+    schema_name = models.CharField(max_length=63)
+    kind = models.CharField(max_length=64, help_text="the dramatiq actor that handles it")
+    ref = models.CharField(max_length=128)
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["schema_name", "kind", "ref"], name="%(app_label)s_%(class)s_unique"),
+        ]
+        indexes = [models.Index(fields=["due_at"], name="jobs_duework_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.ref}@{self.schema_name} due {self.due_at:%Y-%m-%d %H:%M:%S}"

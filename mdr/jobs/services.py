@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from mdr.jobs.models import Outbox
+from mdr.jobs.models import DueWork, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +87,46 @@ def outbox_prune(*, older_than: timedelta = timedelta(days=7)) -> int:
     """Delete processed rows past retention (failed ones stay with their FailedJob)."""
     deleted, _ = Outbox.objects.filter(processed_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+def due_work_schedule(*, kind: str, ref: str, due_at, schema_name: str | None = None) -> None:
+    """Schedule (or move) the single due-work row of ``(tenant, kind, ref)``; ``kind`` is the handling actor."""
+    schema = schema_name or connection.schema_name
+    if schema == "public":
+        raise ValueError("due work belongs to a customer schema")
+    DueWork.objects.update_or_create(schema_name=schema, kind=kind, ref=ref, defaults={"due_at": due_at})
+
+
+def due_work_cancel(*, kind: str, ref: str, schema_name: str | None = None) -> None:
+    DueWork.objects.filter(schema_name=schema_name or connection.schema_name, kind=kind, ref=ref).delete()
+
+
+def due_work_sweep(*, limit: int = 1000) -> int:
+    """Hand every due row to its actor (in the row's tenant) and remove it; rows whose send fails stay due.
+
+    Runs in the scheduler. Idempotent and catches up after downtime: whatever became due meanwhile is due now.
+    """
+    fired = 0
+    broker = dramatiq.get_broker()
+    with transaction.atomic():
+        due = list(
+            DueWork.objects.select_for_update(skip_locked=True)
+            .filter(due_at__lte=timezone.now())
+            .order_by("due_at")[:limit]
+        )
+        done = []
+        for row in due:
+            try:
+                actor = broker.get_actor(row.kind)
+                with schema_context(row.schema_name):
+                    actor.send(row.ref)
+            except Exception as exc:
+                log.warning("jobs.duework.send_failed", extra={"kind": row.kind, "error": str(exc)[:200]})
+                break
+            done.append(row.pk)
+            fired += 1
+        # Delete only rows not moved meanwhile (a reschedule bumps due_at): compare the due time we fired.
+        for row in due:
+            if row.pk in done:
+                DueWork.objects.filter(pk=row.pk, due_at=row.due_at).delete()
+    return fired
