@@ -45,6 +45,17 @@ def version_in_force(*, at: datetime) -> ContractVersion | None:
     )
 
 
+def version_for_alert(*, at: datetime) -> ContractVersion | None:
+    """The version that judges an alert observed at ``at``: the one in force then; for an alert older than the
+    contract itself (a tool forwarding its backlog at onboarding), the first version."""
+    version = version_in_force(at=at)
+    if version is None:
+        first = ContractVersion.objects.filter(status=VersionStatus.PUBLISHED).order_by("valid_from").first()
+        if first is not None and at < first.valid_from:
+            return first
+    return version
+
+
 def versions_in_force_between(*, start: datetime, end: datetime) -> list[ContractVersion]:
     """Every published version in force at some instant of [start, end), oldest first."""
     return list(

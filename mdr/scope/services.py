@@ -44,7 +44,13 @@ from mdr.scope.models import (
     UnknownAsset,
     VersionStatus,
 )
-from mdr.scope.selectors import compiled_scope, coverage_calendar, inventory_revision, version_in_force
+from mdr.scope.selectors import (
+    compiled_scope,
+    coverage_calendar,
+    inventory_revision,
+    version_for_alert,
+    version_in_force,
+)
 from mdr.sla.calendar import BusinessCalendar
 
 log = logging.getLogger(__name__)
@@ -313,9 +319,10 @@ def _scope_item_from_row(row: dict) -> ScopeItem:
         errors["value"] = ["required"]
     elif kind == ScopeKind.NETWORK:
         try:
-            value = str(ipaddress.ip_network(value, strict=False))
-        except ValueError:
-            errors["value"] = [f"{value!r} is not an IP network (CIDR)"]
+            value = str(ipaddress.ip_network(value))
+        except ValueError as exc:
+            # Host bits set ("10.0.0.5/24") is ambiguous in a contract: refused, not silently widened.
+            errors["value"] = [f"{value!r} is not an IP network (CIDR): {exc}"]
     elif kind == ScopeKind.HOST:
         value = value.lower()
     criticality = str(row.get("criticality") or "medium").strip().lower()
@@ -547,12 +554,13 @@ def alerts_classify(alerts: list) -> None:
 
 
 def _cached_version(versions: dict[int, ContractVersion], alert) -> ContractVersion | None:
+    """The version for this alert, from the batch's versions when one covers it (most batches need one query)."""
     for version in versions.values():
         if version.valid_from <= alert.observed_at and (
             version.valid_to is None or alert.observed_at < version.valid_to
         ):
             return version
-    return version_in_force(at=alert.observed_at)
+    return version_for_alert(at=alert.observed_at)
 
 
 def _is_ip(value: str) -> bool:

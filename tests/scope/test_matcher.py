@@ -641,12 +641,14 @@ def reference(rules: list[ScopeRule], inventory: list[InventoryAsset], facts: Al
 
 LABELS = ["web", "db", "web01", "a", "ab", "x-1"]
 DOMAINS = ["corp", "lab.corp", "corp.example"]
+NAME_TOKENS = ["w", "e", "b", "0", "1", ".", "corp", "lab", "db", "web", "-"]
 hostnames = st.one_of(
     st.sampled_from(LABELS),
     st.builds(lambda label, domain: f"{label}.{domain}", st.sampled_from(LABELS), st.sampled_from(DOMAINS)),
     st.sampled_from([".corp", "web.", "b"]),
+    st.lists(st.sampled_from(NAME_TOKENS), min_size=1, max_size=5).map("".join),  # near misses of the globs
 )
-GLOB_TOKENS = ["*", "*", "?", "[a-d]", "[!w]", "[0-9]", "w", "e", "b", "0", "1", ".", "corp", "lab", "db", "web", "-"]
+GLOB_TOKENS = ["*", "*", "?", "[a-d]", "[!w]", "[0-9]", *NAME_TOKENS]
 host_values = st.one_of(
     hostnames,
     st.lists(st.sampled_from(GLOB_TOKENS), min_size=1, max_size=5).map("".join),

@@ -4,40 +4,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts', '0001_initial'),
+        ("alerts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='alert',
-            name='contract_version_id',
-            field=models.PositiveIntegerField(blank=True, help_text='the version that decided', null=True),
+            model_name="alert",
+            name="contract_version_id",
+            field=models.PositiveIntegerField(blank=True, help_text="the version that decided", null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='criticality',
-            field=models.CharField(blank=True, help_text='of the matched in-scope asset', max_length=8),
+            model_name="alert",
+            name="criticality",
+            field=models.CharField(blank=True, help_text="of the matched in-scope asset", max_length=8),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='in_coverage',
+            model_name="alert",
+            name="in_coverage",
             field=models.BooleanField(help_text="observed inside the contract's coverage hours", null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='remediation_allowed',
+            model_name="alert",
+            name="remediation_allowed",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='scope_reason',
+            model_name="alert",
+            name="scope_reason",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AlterField(
-            model_name='alert',
-            name='scope_status',
-            field=models.CharField(choices=[('pending', 'Not classified yet'), ('in_scope', 'In scope'), ('out_of_scope', 'Out of scope'), ('excluded', 'Excluded'), ('unknown_asset', 'Unknown asset'), ('unsupported_source', 'Unsupported log source'), ('over_quota', 'Over quota')], default='pending', max_length=20),
+            model_name="alert",
+            name="scope_status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Not classified yet"),
+                    ("in_scope", "In scope"),
+                    ("out_of_scope", "Out of scope"),
+                    ("excluded", "Excluded"),
+                    ("unknown_asset", "Unknown asset"),
+                    ("unsupported_source", "Unsupported log source"),
+                    ("over_quota", "Over quota"),
+                ],
+                default="pending",
+                max_length=20,
+            ),
         ),
     ]
