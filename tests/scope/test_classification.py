@@ -103,8 +103,8 @@ def test_unknown_assets_that_keep_appearing_become_drift(acme):
         new_version(items=ITEMS)
     now = datetime.now(ZoneInfo("UTC"))
     # (all after the version took effect: earlier alerts are judged by the version before it)
-    ingest_and_process(acme, [native(i, hosts=["ghost-01"], ips=[], observed_at=(now + timedelta(seconds=i)).isoformat())
-                              for i in range(2)])  # fmt: skip
+    times = [(now + timedelta(seconds=i)).isoformat() for i in range(2)]
+    ingest_and_process(acme, [native(i, hosts=["ghost-01"], ips=[], observed_at=t) for i, t in enumerate(times)])
     with schema_context("acme"):
         assert UnknownAsset.objects.get(identifier="ghost-01").status == "watching"
     ingest_and_process(acme, [native(10, hosts=["ghost-01"], ips=[], observed_at=now.isoformat())])
