@@ -198,3 +198,40 @@ def test_reclassification_after_an_inventory_change_is_explicit_and_audited(acme
         assert "stranger" in alert.scope_reason
         event = AuditEvent.objects.get(action="alerts.reclassify")
         assert event.data["alerts"] == 1
+
+
+def test_coverage_hours_boundaries(acme):
+    # given: coverage 09:00-18:00 Tokyo on weekdays, in force for a month
+    tokyo = ZoneInfo("Asia/Tokyo")
+    today = datetime.now(tokyo)
+    with schema_context("acme"):
+        coverage = {"timezone": "Asia/Tokyo", "weekly_hours": {str(d): [["09:00", "18:00"]] for d in range(7)}}
+        backdated_version(items=ITEMS, terms={"coverage": coverage}, valid_from=today - timedelta(days=30))
+    day = (today - timedelta(days=2)).date()
+    times = [datetime(day.year, day.month, day.day, h, m, s, tzinfo=tokyo)
+             for h, m, s in [(8, 59, 59), (9, 0, 0), (17, 59, 59), (18, 0, 0)]]  # fmt: skip
+    # when
+    alerts = ingest_and_process(
+        acme, [native(i, hosts=["web01"], observed_at=t.isoformat()) for i, t in enumerate(times)]
+    )
+    # then: the window is [09:00, 18:00)
+    assert [a.in_coverage for a in alerts] == [False, True, True, False]
+    assert {a.scope_status for a in alerts} == {"in_scope"}
+
+
+def test_the_sweep_hands_due_silence_checks_to_the_worker_once(acme):
+    import dramatiq
+
+    from mdr.jobs.services import due_work_schedule, due_work_sweep
+
+    broker = dramatiq.get_broker()
+    broker.flush("default")
+    past = datetime.now(ZoneInfo("UTC")) - timedelta(minutes=1)
+    with schema_context("acme"):
+        due_work_schedule(kind="scope_logsource_check", ref="custom", due_at=past)
+        due_work_schedule(kind="scope_logsource_check", ref="later", due_at=past + timedelta(hours=2))
+    assert due_work_sweep() == 1
+    assert broker.do_qsize("default") == 1
+    assert due_work_sweep() == 0  # idempotent: the fired row is gone, the future one waits
+    assert list(DueWork.objects.filter(schema_name="acme").values_list("ref", flat=True)) == ["later"]
+    broker.flush("default")
