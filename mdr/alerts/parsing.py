@@ -9,6 +9,7 @@ never cost the other items.
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,26 @@ def _json_error(exc: orjson.JSONDecodeError) -> str:
     return f"malformed JSON: {text}"
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _json_depth_exceeds(dumped: bytes, limit: int) -> bool:
+    """Nesting depth from the JSON text itself: strings removed and everything but brackets dropped at C speed,
+    then one pass over the (few) brackets. Much cheaper than walking the parsed value."""
+    if dumped.count(b"{") + dumped.count(b"[") <= limit:
+        return False
+    depth = 0
+    for byte in _JSON_STRING.sub(b"", dumped).translate(None, _NOT_BRACKETS):
+        if byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def _depth_exceeds(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -111,7 +132,11 @@ def _check_item(item: RawItem, limits: Limits) -> RawItem:
         return item
     if item.size > limits.max_item_bytes:
         item.error = {"item": [f"item is {item.size} bytes; the limit is {limits.max_item_bytes} bytes"]}
-    elif isinstance(item.value, dict | list) and _depth_exceeds(item.value, limits.max_depth):
+    elif isinstance(item.value, dict | list) and (
+        _json_depth_exceeds(item.dumped, limits.max_depth)
+        if item.dumped is not None
+        else _depth_exceeds(item.value, limits.max_depth)
+    ):
         item.error = {"item": [f"item is nested deeper than {limits.max_depth} levels"]}
     return item
 
