@@ -9,7 +9,7 @@ from mdr.alerts.parsing import _depth_exceeds, _json_depth_exceeds
 # JSON values whose strings are full of brackets, quotes and backslashes: the text scan must ignore them.
 text = st.text(alphabet='[]{}"\\ab\n', max_size=8)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | text,
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(text, children, max_size=3),
     max_leaves=40,
 )
