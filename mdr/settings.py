@@ -57,6 +57,7 @@ TENANT_APPS = [
     "mdr.audit",  # the customer's own audit trail, including provider staff access
     "mdr.alerts",  # the customer's alerts and ingest idempotency records
     "mdr.scope",  # contracts and scope
+    "mdr.sla",  # SLA policies, timers and their history, stored calendars
     "mdr.portal",  # customer portal pages; no tables
 ]
 

@@ -5,7 +5,7 @@ normalise (done at ingest) -> scope -> priority -> SLA -> correlation -> escalat
 Each step takes the batch of alerts (locked, unprocessed rows of the current customer schema) and changes
 them in memory or writes its own records; ``run_pipeline`` then saves the fields the steps own and marks the
 alerts processed, all in the caller's transaction. A step must be idempotent: a batch can be delivered again.
-Later issues replace the identity steps (SLA: timers, issue 5; correlation and escalation: issue 6).
+Correlation and escalation are identity steps until incidents exist (issue 6).
 """
 
 from __future__ import annotations
@@ -57,7 +57,22 @@ def priority_step(alerts: list[Alert]) -> None:
 
 
 def sla_step(alerts: list[Alert]) -> None:
-    """Identity until the SLA engine exists (issue 5)."""
+    """Start the acknowledge and resolve clocks of in-scope alerts, per the SLA policy of the contract version
+    that classified them (alerts over quota or out of scope get no SLA)."""
+    from mdr.scope.models import ContractVersion
+    from mdr.scope.selectors import coverage_calendar
+    from mdr.sla.models import SlaPolicy
+    from mdr.sla.services import alert_timers_start
+
+    by_version: dict[int, list[Alert]] = {}
+    for alert in alerts:
+        if alert.scope_status == "in_scope" and alert.contract_version_id:
+            by_version.setdefault(alert.contract_version_id, []).append(alert)
+    for version in ContractVersion.objects.filter(pk__in=list(by_version), sla_policy_id__isnull=False):
+        policy = SlaPolicy.objects.filter(pk=version.sla_policy_id).first()
+        if policy is not None:
+            alert_timers_start(alerts=by_version[version.pk], policy=policy, coverage=coverage_calendar(version),
+                               timezone_name=version.timezone)  # fmt: skip
 
 
 def correlation_step(alerts: list[Alert]) -> None:

@@ -73,3 +73,26 @@ class DueWork(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.ref}@{self.schema_name} due {self.due_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TimerIndex(models.Model):
+    """Every open SLA timer of every customer, for the cross-customer analyst queue (ordered by deadline) without
+    entering any schema. Ids, times, priority and metric only; maintained by the SLA services."""
+
+    schema_name = models.CharField(max_length=63)
+    timer_id = models.BigIntegerField()
+    subject_type = models.CharField(max_length=16)
+    subject_id = models.CharField(max_length=64)
+    metric = models.CharField(max_length=16)
+    priority = models.CharField(max_length=2)
+    deadline = models.DateTimeField(null=True, blank=True, help_text="null while paused")
+    breached = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["schema_name", "timer_id"], name="%(app_label)s_%(class)s_unique"),
+        ]
+        indexes = [models.Index(fields=["deadline"], name="jobs_timerindex_deadline_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.priority} @{self.schema_name} due {self.deadline}"
