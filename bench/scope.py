@@ -27,8 +27,8 @@ Prints the figures and the status distribution, then as the last line one JSON o
 from __future__ import annotations
 
 import argparse
-import cProfile
 import collections
+import cProfile
 import ipaddress
 import json
 import pstats
@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mdr.scope.matcher import AlertFacts, CompiledScope, InventoryAsset, ScopeRule  # noqa: E402
+from mdr.scope.matcher import AlertFacts, CompiledScope, InventoryAsset, ScopeRule
 
 GOAL_ALERTS_PER_S = 50_000
 ROUNDS = 3
@@ -125,18 +125,20 @@ class Contract:
                 pattern, sample = f"{stem}[0-9]*.{DOMAINS[i % 3]}", f"{stem}{rng.randrange(10)}x.{DOMAINS[i % 3]}"
             self._rule("host", pattern, excluded)
             (self.ex_hosts if excluded else self.in_hosts).append(sample)
+        seen: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
         for i in range(counts["network"]):
             excluded = rng.random() < 0.1
             if rng.random() < 0.8:
                 prefix = rng.choice((8, 12, 16, 20, 22, 23, 24, 24, 24, 25, 26, 27, 28, 29, 30, 32, 32))
                 base = (10 << 24) | rng.getrandbits(24) if rng.random() < 0.7 else rng.getrandbits(32)
                 net = ipaddress.IPv4Network((base >> (32 - prefix) << (32 - prefix), prefix))
-                if prefix <= 12 and i % 7:  # keep the huge ones rare
+                if (prefix <= 12 and i % 7) or net in seen:  # keep the huge ones rare, and no duplicates
                     net = ipaddress.IPv4Network((base >> 8 << 8, 24))
             else:
                 prefix = rng.choice((32, 40, 48, 48, 56, 64, 64, 64, 96, 112, 128))
                 base = (0x2001_0DB8 << 96) | rng.getrandbits(96)
                 net = ipaddress.IPv6Network((base >> (128 - prefix) << (128 - prefix), prefix))
+            seen.add(net)
             excluded = excluded and net.prefixlen >= (20 if net.version == 4 else 56)  # carve-outs are small
             self._rule("network", str(net), excluded)
             (self.ex_nets if excluded else self.in_nets).append(net)
@@ -300,10 +302,14 @@ def main() -> None:
     kinds = collections.Counter(rule.kind for rule in contract.rules)
     excluded = sum(not rule.included for rule in contract.rules)
     globs = sum(rule.kind == "host" and any(c in rule.value for c in "*?[") for rule in contract.rules)
-    print(f"rules: {len(contract.rules)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}; "
-          f"host globs {globs}; excluded {excluded})")
-    print(f"inventory: {len(inventory)} assets; alerts: {len(alerts)} "
-          f"({sum(len(a.ips) > 1 for a in alerts)} with several IPs)")
+    print(
+        f"rules: {len(contract.rules)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}; "
+        f"host globs {globs}; excluded {excluded})"
+    )
+    print(
+        f"inventory: {len(inventory)} assets; alerts: {len(alerts)} "
+        f"({sum(len(a.ips) > 1 for a in alerts)} with several IPs)"
+    )
 
     compile_times = []
     for _ in range(ROUNDS):

@@ -82,11 +82,25 @@ def start_web(env: dict[str, str], log_dir: Path, *, workers: int = 2, threads: 
     port = free_port()
     proc = spawn(
         "web",
-        [sys.executable, "-m", "gunicorn", "mdr.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers",
-         str(workers), "--threads", str(threads), "--worker-class", "gthread", "--graceful-timeout", "3"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "mdr.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread",
+            "--graceful-timeout",
+            "3",
+        ],
         env,
         log_dir,
-    )  # fmt: skip
+    )
     wait_http(port, "/healthz", proc)
     return proc, port
 
@@ -94,11 +108,20 @@ def start_web(env: dict[str, str], log_dir: Path, *, workers: int = 2, threads: 
 def start_worker(env: dict[str, str], log_dir: Path) -> Proc:
     return spawn(
         "worker",
-        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2",
-         "--worker-shutdown-timeout", "2000"],
+        [
+            sys.executable,
+            "manage.py",
+            "rundramatiq",
+            "--processes",
+            "1",
+            "--threads",
+            "2",
+            "--worker-shutdown-timeout",
+            "2000",
+        ],
         env,
         log_dir,
-    )  # fmt: skip
+    )
 
 
 def start_scheduler(env: dict[str, str], log_dir: Path) -> Proc:
@@ -119,11 +142,22 @@ def redis_server_binary() -> str:
 def start_redis(port: int, log_dir: Path) -> Proc:
     proc = spawn(
         f"redis-{port}",
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(log_dir)],
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(log_dir),
+        ],
         dict(os.environ),
         log_dir,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -155,8 +189,16 @@ class HttpResult:
     body: dict | list | None = field(default=None)
 
 
-def request(port: int, method: str, path: str, *, host: str, body: bytes | None = None,
-            headers: dict[str, str] | None = None, timeout: float = 60) -> HttpResult:  # fmt: skip
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    host: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> HttpResult:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     conn.request(method, path, body=body, headers={"Host": host, **(headers or {})})
     response = conn.getresponse()

@@ -71,8 +71,12 @@ def sla_step(alerts: list[Alert]) -> None:
     for version in ContractVersion.objects.filter(pk__in=list(by_version), sla_policy_id__isnull=False):
         policy = SlaPolicy.objects.filter(pk=version.sla_policy_id).first()
         if policy is not None:
-            alert_timers_start(alerts=by_version[version.pk], policy=policy, coverage=coverage_calendar(version),
-                               timezone_name=version.timezone)  # fmt: skip
+            alert_timers_start(
+                alerts=by_version[version.pk],
+                policy=policy,
+                coverage=coverage_calendar(version),
+                timezone_name=version.timezone,
+            )
 
 
 def correlation_step(alerts: list[Alert]) -> None:

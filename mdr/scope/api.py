@@ -126,8 +126,9 @@ class ContractApi(_ProviderCustomerApi):
         with self.customer(slug, view_action="provider.contract.view"):
             contract = selectors.contract_current()
             versions = list(selectors.version_list(contract=contract)) if contract else []
-            return Response({"name": contract.name if contract else None,
-                             "versions": VersionSerializer(versions, many=True).data})  # fmt: skip
+            return Response(
+                {"name": contract.name if contract else None, "versions": VersionSerializer(versions, many=True).data}
+            )
 
 
 class VersionCreateApi(_ProviderCustomerApi):
@@ -145,8 +146,9 @@ class VersionCreateApi(_ProviderCustomerApi):
             contract = selectors.contract_current()
             base = self.version(data.validated_data["copy_from"]) if "copy_from" in data.validated_data else None
             try:
-                draft = services.version_draft_create(actor=Actor.from_request(request), contract=contract,
-                                                      copy_from=base, terms=terms)  # fmt: skip
+                draft = services.version_draft_create(
+                    actor=Actor.from_request(request), contract=contract, copy_from=base, terms=terms
+                )
             except services.ScopeError as exc:
                 raise _errors(exc) from None
             return Response(VersionSerializer(draft).data, status=status.HTTP_201_CREATED)
@@ -183,8 +185,11 @@ class VersionPublishApi(_ProviderCustomerApi):
         data.is_valid(raise_exception=True)
         with self.customer(slug):
             try:
-                version = services.version_publish(actor=Actor.from_request(request), version=self.version(number),
-                                                   effective_date=data.validated_data["effective_date"])  # fmt: skip
+                version = services.version_publish(
+                    actor=Actor.from_request(request),
+                    version=self.version(number),
+                    effective_date=data.validated_data["effective_date"],
+                )
             except services.ScopeError as exc:
                 raise _errors(exc) from None
             return Response(VersionSerializer(version).data)
@@ -212,8 +217,10 @@ class ScopeItemsImportApi(_ProviderCustomerApi):
     """Add scope items to a draft: CSV (header: kind,value,provider,region,criticality,included,
     remediation_allowed,label,heartbeat_hours) or JSON. ``?replace=1`` replaces the draft's items."""
 
-    @extend_schema(request={"text/csv": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT},
-                   responses=ImportResultSerializer)  # fmt: skip
+    @extend_schema(
+        request={"text/csv": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT},
+        responses=ImportResultSerializer,
+    )
     def post(self, request, slug: str, number: int):
         rows = _upload_rows(request)
         with self.customer(slug):
@@ -236,8 +243,9 @@ class EntitlementsApi(_ProviderCustomerApi):
             raise ValidationError({"entitlements": ["a JSON list"]})
         with self.customer(slug):
             try:
-                built = services.entitlements_set(actor=Actor.from_request(request), version=self.version(number),
-                                                  entitlements=request.data)  # fmt: skip
+                built = services.entitlements_set(
+                    actor=Actor.from_request(request), version=self.version(number), entitlements=request.data
+                )
             except services.ScopeError as exc:
                 raise _errors(exc) from None
             return Response(EntitlementSerializer(built, many=True).data)
@@ -247,8 +255,10 @@ class AssetsImportApi(_ProviderCustomerApi):
     """Inventory import: CSV (header: hostname,ips,kind,criticality,groups,owner; ips space/semicolon
     separated, groups semicolon separated) or JSON; upsert by host name."""
 
-    @extend_schema(request={"text/csv": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT},
-                   responses=ImportResultSerializer)  # fmt: skip
+    @extend_schema(
+        request={"text/csv": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT},
+        responses=ImportResultSerializer,
+    )
     def post(self, request, slug: str):
         rows = _upload_rows(request)
         with self.customer(slug):

@@ -171,8 +171,10 @@ class _Entry:
         self.label = label
 
 
-# A hit: (entry, noun, identifier, asset group or ""), e.g. (entry, "host", "web01.corp", "").
+# A hit: (entry, noun, identifier, asset group or ""), e.g. (entry, "host", "web01.corp", ""). The matching code
+# appends one _Probe per successful lookup, (entries, noun, identifier, group), and _decide flattens them.
 _Hit = tuple[_Entry, str, str, str]
+_Probe = tuple[tuple[_Entry, ...], str, str, str]
 
 
 def _describe(hit: _Hit) -> str:
@@ -379,13 +381,13 @@ class CompiledScope:
     def _compile_inventory(self, inventory: Iterable[InventoryAsset], groups: dict[str, tuple[_Entry, ...]]) -> None:
         # Hosts are indexed three ways (see "known" in the module docstring): dotted names in full, bare names, and
         # for bare alert hosts the bare names plus the first labels of dotted names.
-        dotted: dict[str, list[tuple[_Entry, str]]] = {}
-        bare: dict[str, list[tuple[_Entry, str]]] = {}
-        bare_or_label: dict[str, list[tuple[_Entry, str]]] = {}
-        by_ip: dict[int, list[tuple[_Entry, str]]] = {}
+        dotted: dict[str, list[tuple[tuple[_Entry, ...], str]]] = {}
+        bare: dict[str, list[tuple[tuple[_Entry, ...], str]]] = {}
+        bare_or_label: dict[str, list[tuple[tuple[_Entry, ...], str]]] = {}
+        by_ip: dict[int, list[tuple[tuple[_Entry, ...], str]]] = {}
         for number, asset in enumerate(inventory, start=1):
             hostname = (asset.hostname or "").strip().lower()
-            group_hits = [(entry, group) for group in asset.groups for entry in groups.get(group.strip().lower(), ())]
+            group_hits = [(groups[key], group) for group in asset.groups if (key := group.strip().lower()) in groups]
             if hostname:
                 if "." in hostname:
                     dotted.setdefault(hostname, []).extend(group_hits)
@@ -421,7 +423,7 @@ class CompiledScope:
                 return outcome[0]
             source_hits = outcome[1]
 
-        hits: list[_Hit] = []
+        hits: list[_Probe] = []
         hosts = facts.hosts
         ips = facts.ips
         account = facts.cloud_account
@@ -432,10 +434,12 @@ class CompiledScope:
         if account:
             self._match_account(facts, account.lower(), hits)
         if hits:
-            return self._decide(hits)
+            decided = self._decide(hits)
+            if decided is not None:
+                return decided
         return self._no_asset_match(hosts, ips, account, source_hits)
 
-    def _match_hosts(self, hosts: tuple[str, ...], hits: list[_Hit]) -> None:
+    def _match_hosts(self, hosts: tuple[str, ...], hits: list[_Probe]) -> None:
         exact = self._host_exact
         dot_suffix = self._host_dot_suffix
         suffix = self._host_suffix
@@ -444,17 +448,17 @@ class CompiledScope:
         for host in hosts:
             found = exact.get(host)
             if found:
-                hits.extend((entry, "host", host, "") for entry in found)
+                hits.append((found, "host", host, ""))
             dot = host.find(".")
             if dot > 0:
                 found = exact.get(host[:dot])
                 if found:
-                    hits.extend((entry, "host", host, "") for entry in found)
+                    hits.append((found, "host", host, ""))
             if dot_suffix:
                 while dot >= 0:
                     found = dot_suffix.get(host[dot:])
                     if found:
-                        hits.extend((entry, "host", host, "") for entry in found)
+                        hits.append((found, "host", host, ""))
                     dot = host.find(".", dot + 1)
             if suffix:
                 size = len(host)
@@ -463,7 +467,7 @@ class CompiledScope:
                         break
                     found = suffix.get(host[size - length :])
                     if found:
-                        hits.extend((entry, "host", host, "") for entry in found)
+                        hits.append((found, "host", host, ""))
             if prefix:
                 size = len(host)
                 for length in self._host_prefix_lengths:
@@ -471,12 +475,12 @@ class CompiledScope:
                         break
                     found = prefix.get(host[:length])
                     if found:
-                        hits.extend((entry, "host", host, "") for entry in found)
+                        hits.append((found, "host", host, ""))
             if self._host_all:
-                hits.extend((entry, "host", host, "") for entry in self._host_all)
+                hits.append((self._host_all, "host", host, ""))
             for glob in self._globs:
                 if glob.any.match(host):
-                    hits.extend((entry, "host", host, "") for match, entry in glob.each if match(host))
+                    hits.append((tuple(entry for match, entry in glob.each if match(host)), "host", host, ""))
             if groups:
                 if "." in host:
                     found = self._inv_dotted.get(host)
@@ -487,9 +491,9 @@ class CompiledScope:
                     also = None
                 for group_hits in (found, also):
                     if group_hits:
-                        hits.extend((entry, "host", host, group) for entry, group in group_hits)
+                        hits.extend((entries, "host", host, group) for entries, group in group_hits)
 
-    def _match_ips(self, ips: tuple[str, ...], hits: list[_Hit]) -> None:
+    def _match_ips(self, ips: tuple[str, ...], hits: list[_Probe]) -> None:
         for text in ips:
             key = _ip_key(text)
             if key is None:
@@ -501,51 +505,53 @@ class CompiledScope:
             for shift, table in short:
                 found = table.get(number >> shift)
                 if found:
-                    hits.extend((entry, "ip", text, "") for entry in found)
+                    hits.append((found, "ip", text, ""))
             pairs = buckets.get(number >> bucket_shift)
             if pairs:
                 for shift, table in pairs:
                     found = table.get(number >> shift)
                     if found:
-                        hits.extend((entry, "ip", text, "") for entry in found)
+                        hits.append((found, "ip", text, ""))
             if self._has_groups:
                 found = self._inv_ip.get(key)
                 if found:
-                    hits.extend((entry, "ip", text, group) for entry, group in found)
+                    hits.extend((entries, "ip", text, group) for entries, group in found)
 
-    def _match_account(self, facts: AlertFacts, account: str, hits: list[_Hit]) -> None:
+    def _match_account(self, facts: AlertFacts, account: str, hits: list[_Probe]) -> None:
         found = self._clouds.get(account)
         if found:
             provider = facts.cloud_provider.lower()
             region = facts.cloud_region.lower()
             for rule_provider, rule_region, entry in found:
                 if (not rule_provider or rule_provider == provider) and (not rule_region or rule_region == region):
-                    hits.append((entry, "cloud account", facts.cloud_account, ""))
+                    hits.append(((entry,), "cloud account", facts.cloud_account, ""))
         found = self._saas.get(account)
         if found:
-            hits.extend((entry, "SaaS tenant", facts.cloud_account, "") for entry in found)
+            hits.append((found, "SaaS tenant", facts.cloud_account, ""))
 
     @staticmethod
-    def _decide(hits: list[_Hit]) -> Classification:
+    def _decide(probes: list[_Probe]) -> Classification | None:
         excluded: _Hit | None = None
         best: _Hit | None = None
         remediation = True
-        for hit in hits:
-            entry = hit[0]
-            if not entry.included:
-                if excluded is None or entry.id < excluded[0].id:
-                    excluded = hit
-                continue
-            remediation = remediation and entry.remediation
-            if best is None or entry.rank > best[0].rank or (entry.rank == best[0].rank and entry.id < best[0].id):
-                best = hit
+        ids = set()
+        for entries, noun, ident, group in probes:
+            for entry in entries:
+                ids.add(entry.id)
+                if not entry.included:
+                    if excluded is None or entry.id < excluded[0].id:
+                        excluded = (entry, noun, ident, group)
+                    continue
+                remediation = remediation and entry.remediation
+                if best is None or entry.rank > best[0].rank or (entry.rank == best[0].rank and entry.id < best[0].id):
+                    best = (entry, noun, ident, group)
         if excluded is not None:
             return Classification(EXCLUDED, _describe(excluded), excluded[0].id, None, False, ())
-        assert best is not None
+        if best is None:  # only general globs were probed, and none of their patterns matched
+            return None
         reason = _describe(best)
-        others = len({hit[0].id for hit in hits}) - 1
-        if others:
-            reason += f" (highest criticality of {others + 1} matching rules)"
+        if len(ids) > 1:
+            reason += f" (highest criticality of {len(ids)} matching rules)"
         return Classification(IN_SCOPE, reason, best[0].id, CRITICALITIES[best[0].rank], remediation, ())
 
     def _no_asset_match(

@@ -83,14 +83,9 @@ _MATCHERS: OrderedDict[tuple[str, int, int], CompiledScope] = OrderedDict()
 _MATCHER_CACHE_SIZE = 256
 
 
-def compiled_scope(*, version: ContractVersion, revision: int | None = None) -> CompiledScope:
-    revision = inventory_revision() if revision is None else revision
-    key = (connection.schema_name, version.pk, revision)
-    matcher = _MATCHERS.get(key)
-    if matcher is not None:
-        _MATCHERS.move_to_end(key)
-        return matcher
-    rules = [
+def scope_rules(version: ContractVersion) -> list[ScopeRule]:
+    """A version's scope items as the matcher sees them."""
+    return [
         ScopeRule(
             id=item.pk,
             kind=item.kind,
@@ -104,6 +99,16 @@ def compiled_scope(*, version: ContractVersion, revision: int | None = None) -> 
         )
         for item in version.scope_items.all()
     ]
+
+
+def compiled_scope(*, version: ContractVersion, revision: int | None = None) -> CompiledScope:
+    revision = inventory_revision() if revision is None else revision
+    key = (connection.schema_name, version.pk, revision)
+    matcher = _MATCHERS.get(key)
+    if matcher is not None:
+        _MATCHERS.move_to_end(key)
+        return matcher
+    rules = scope_rules(version)
     inventory = [
         InventoryAsset(hostname=hostname.lower(), ips=tuple(ips), groups=tuple(groups))
         for hostname, ips, groups in Asset.objects.values_list("hostname", "ips", "groups")

@@ -153,8 +153,16 @@ def version_draft_create(
         number = (contract.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
         fields = {}
         if base is not None:
-            for name in ("service_tier", "response_mode", "timezone", "coverage", "sla_policy_id",
-                         "escalation_matrix_id", "report_recipients", "report_language"):  # fmt: skip
+            for name in (
+                "service_tier",
+                "response_mode",
+                "timezone",
+                "coverage",
+                "sla_policy_id",
+                "escalation_matrix_id",
+                "report_recipients",
+                "report_language",
+            ):
                 fields[name] = getattr(base, name)
         fields.update(terms)
         draft = ContractVersion.objects.create(contract=contract, number=number, created_by=actor.name, **fields)
@@ -185,9 +193,13 @@ def version_draft_create(
                 )
                 for e in base.entitlements.all()
             )
-        audit_record(actor=actor, action="contract.version.draft", target_type="contract_version",
-                     target_id=draft.pk, data={"number": number, "copied_from": base.number if base else None,
-                                               "terms": terms})  # fmt: skip
+        audit_record(
+            actor=actor,
+            action="contract.version.draft",
+            target_type="contract_version",
+            target_id=draft.pk,
+            data={"number": number, "copied_from": base.number if base else None, "terms": terms},
+        )
     return draft
 
 
@@ -203,8 +215,13 @@ def version_draft_update(*, actor: Actor, version: ContractVersion, terms: dict)
         for name, value in clean.items():
             setattr(version, name, value)
         version.save(update_fields=list(clean))
-        audit_record(actor=actor, action="contract.version.update", target_type="contract_version",
-                     target_id=version.pk, data={"terms": clean})  # fmt: skip
+        audit_record(
+            actor=actor,
+            action="contract.version.update",
+            target_type="contract_version",
+            target_id=version.pk,
+            data={"terms": clean},
+        )
     return version
 
 
@@ -230,6 +247,18 @@ def _publish(*, version: ContractVersion, valid_from: datetime, actor: Actor) ->
     version.save(update_fields=["status", "valid_from", "published_at", "published_by"])
 
 
+def _compile_check(version: ContractVersion) -> None:
+    """A version whose scope does not compile must never come into force (it would fail every alert)."""
+    from mdr.scope.matcher import CompiledScope
+    from mdr.scope.selectors import scope_rules
+
+    rules = scope_rules(version)
+    try:
+        CompiledScope.compile(rules)
+    except ValueError as exc:
+        raise ScopeError("scope_items", f"the scope does not compile: {exc}") from None
+
+
 def version_publish(*, actor: Actor, version: ContractVersion, effective_date: date) -> ContractVersion:
     """Publish ``version`` from the start of ``effective_date`` in its time zone (today or later: history is
     never rewritten)."""
@@ -243,6 +272,7 @@ def version_publish(*, actor: Actor, version: ContractVersion, effective_date: d
     valid_from = datetime(effective_date.year, effective_date.month, effective_date.day, tzinfo=tz)
     if effective_date == today_local:
         valid_from = max(valid_from, _now())  # from now on, not retroactively from midnight
+    _compile_check(version)
     with transaction.atomic():
         _publish(version=version, valid_from=valid_from, actor=actor)
         audit_record(
@@ -258,8 +288,6 @@ def version_publish(*, actor: Actor, version: ContractVersion, effective_date: d
 # ---- scope items and entitlements -----------------------------------------------------------------------
 
 
-SCOPE_CSV_COLUMNS = ("kind", "value", "provider", "region", "criticality", "included", "remediation_allowed",
-                     "label", "heartbeat_hours")  # fmt: skip
 _TRUE = {"1", "true", "yes", "y", "included", "include"}
 _FALSE = {"0", "false", "no", "n", "excluded", "exclude", ""}
 
@@ -328,6 +356,9 @@ def _scope_item_from_row(row: dict) -> ScopeItem:
     criticality = str(row.get("criticality") or "medium").strip().lower()
     if criticality not in Criticality.values:
         errors["criticality"] = [f"one of {Criticality.values}"]
+    for name in ("provider", "region"):
+        if str(row.get(name) or "").strip() and kind != ScopeKind.CLOUD_ACCOUNT:
+            errors[name] = [f"{name} applies to cloud_account items only"]
     flags = {}
     for name, default in (("included", True), ("remediation_allowed", False)):
         try:
@@ -386,9 +417,13 @@ def scope_items_import(
             version.scope_items.all().delete()
         ScopeItem.objects.bulk_create(items, batch_size=2000)
         result.created = len(items)
-        audit_record(actor=actor, action="contract.scope.import", target_type="contract_version",
-                     target_id=version.pk, data={"created": len(items), "rejected": len(result.errors),
-                                                 "replace": replace})  # fmt: skip
+        audit_record(
+            actor=actor,
+            action="contract.scope.import",
+            target_type="contract_version",
+            target_id=version.pk,
+            data={"created": len(items), "rejected": len(result.errors), "replace": replace},
+        )
     return result
 
 
@@ -431,9 +466,13 @@ def entitlements_set(*, actor: Actor, version: ContractVersion, entitlements: li
     with transaction.atomic():
         version.entitlements.all().delete()
         Entitlement.objects.bulk_create(built)
-        audit_record(actor=actor, action="contract.entitlements.set", target_type="contract_version",
-                     target_id=version.pk, data={"entitlements": [{"metric": e.metric, "limit": str(e.limit)}
-                                                                  for e in built]})  # fmt: skip
+        audit_record(
+            actor=actor,
+            action="contract.entitlements.set",
+            target_type="contract_version",
+            target_id=version.pk,
+            data={"entitlements": [{"metric": e.metric, "limit": str(e.limit)} for e in built]},
+        )
     return built
 
 
@@ -625,8 +664,10 @@ def _apply_entitlements(in_scope: list, versions: dict[int, ContractVersion]) ->
             note = f"; {metric} over entitlement ({ent.limit} + {ent.tolerance_pct}%): {policy}"
             if policy == OverLimitPolicy.NOTIFY_ONLY:
                 alert.scope_status = "over_quota"
-                alert.scope_reason = (f"host {host} is beyond the {metric} entitlement of {ent.limit} "
-                                      f"(+{ent.tolerance_pct}%) this month: notify only")[:500]  # fmt: skip
+                alert.scope_reason = (
+                    f"host {host} is beyond the {metric} entitlement of {ent.limit} "
+                    f"(+{ent.tolerance_pct}%) this month: notify only"
+                )[:500]
             elif policy == OverLimitPolicy.RESTRICT_ACTIONS:
                 alert.remediation_allowed = False
                 alert.scope_reason = (alert.scope_reason + note)[:500]
@@ -766,7 +807,8 @@ def _reclassify_batch(batch: list) -> int:
         return 0
     alerts_classify(batch)
     Alert.objects.bulk_update(
-        batch, ["scope_status", "scope_reason", "criticality", "remediation_allowed", "contract_version_id",
-                "in_coverage"], batch_size=1000
-    )  # fmt: skip
+        batch,
+        ["scope_status", "scope_reason", "criticality", "remediation_allowed", "contract_version_id", "in_coverage"],
+        batch_size=1000,
+    )
     return len(batch)

@@ -136,8 +136,13 @@ def calendar_store(*, actor: Actor, name: str, spec: dict) -> StoredCalendar:
         stored = StoredCalendar.objects.create(
             name=name, version=(latest.version + 1 if latest else 1), spec=spec, created_by=actor.name
         )
-        audit_record(actor=actor, action="sla.calendar.store", target_type="calendar", target_id=stored.pk,
-                     data={"name": name, "version": stored.version})  # fmt: skip
+        audit_record(
+            actor=actor,
+            action="sla.calendar.store",
+            target_type="calendar",
+            target_id=stored.pk,
+            data={"name": name, "version": stored.version},
+        )
     return stored
 
 
@@ -175,14 +180,23 @@ def policy_create(
         built.append((key, goal, "custom" if stored else calendar, stored))
     with transaction.atomic():
         latest = SlaPolicy.objects.filter(name=name).order_by("-version").first()
-        policy = SlaPolicy.objects.create(name=name, version=latest.version + 1 if latest else 1,
-                                          warning_thresholds=sorted(set(thresholds)), created_by=actor.name)  # fmt: skip
+        policy = SlaPolicy.objects.create(
+            name=name,
+            version=latest.version + 1 if latest else 1,
+            warning_thresholds=sorted(set(thresholds)),
+            created_by=actor.name,
+        )
         SlaTarget.objects.bulk_create(
             SlaTarget(policy=policy, priority=p, metric=m, goal_seconds=goal, calendar_kind=kind, calendar=stored)
             for (p, m), goal, kind, stored in built
         )
-        audit_record(actor=actor, action="sla.policy.create", target_type="sla_policy", target_id=policy.pk,
-                     data={"name": name, "version": policy.version, "targets": len(built)})  # fmt: skip
+        audit_record(
+            actor=actor,
+            action="sla.policy.create",
+            target_type="sla_policy",
+            target_id=policy.pk,
+            data={"name": name, "version": policy.version, "targets": len(built)},
+        )
     return policy
 
 
@@ -212,8 +226,9 @@ def timer_start(
 ) -> SlaTimer:
     """Start (idempotently: an open timer of the same subject and metric is returned as is)."""
     with transaction.atomic():
-        existing = SlaTimer.objects.filter(subject_type=subject_type, subject_id=str(subject_id), metric=metric,
-                                           state__in=OPEN_STATES).first()  # fmt: skip
+        existing = SlaTimer.objects.filter(
+            subject_type=subject_type, subject_id=str(subject_id), metric=metric, state__in=OPEN_STATES
+        ).first()
         if existing:
             return existing
         timer = SlaTimer.objects.create(
@@ -229,8 +244,15 @@ def timer_start(
             started_at=at,
             resumed_at=at,
         )
-        _event(timer, EventKind.STARTED, at, actor, goal_seconds=goal_seconds, priority=priority,
-               calendar=timer.calendar_spec)  # fmt: skip
+        _event(
+            timer,
+            EventKind.STARTED,
+            at,
+            actor,
+            goal_seconds=goal_seconds,
+            priority=priority,
+            calendar=timer.calendar_spec,
+        )
         _save(timer, calendar, [])
     return timer
 
@@ -271,8 +293,9 @@ def timer_resume(*, timer: SlaTimer, at: datetime, actor: Actor) -> SlaTimer:
     return timer
 
 
-def timer_change_goal(*, timer: SlaTimer, priority: str, goal_seconds: int, at: datetime, reason: str,
-                      actor: Actor) -> SlaTimer:  # fmt: skip
+def timer_change_goal(
+    *, timer: SlaTimer, priority: str, goal_seconds: int, at: datetime, reason: str, actor: Actor
+) -> SlaTimer:
     """Priority changed: keep start and elapsed, swap the goal; breach at once (once) if already past it."""
     if not (reason or "").strip():
         raise SlaError("reason", "a priority change needs a reason")
@@ -287,9 +310,18 @@ def timer_change_goal(*, timer: SlaTimer, priority: str, goal_seconds: int, at: 
             timer.resumed_at = at
         old = (timer.priority, timer.goal_seconds)
         timer.priority, timer.goal_seconds = priority, goal_seconds
-        _event(timer, EventKind.GOAL_CHANGED, at, actor, old_priority=old[0], old_goal_seconds=old[1],
-               priority=priority, goal_seconds=goal_seconds, reason=reason.strip()[:500],
-               elapsed_business_seconds=timer.elapsed_business_seconds)  # fmt: skip
+        _event(
+            timer,
+            EventKind.GOAL_CHANGED,
+            at,
+            actor,
+            old_priority=old[0],
+            old_goal_seconds=old[1],
+            priority=priority,
+            goal_seconds=goal_seconds,
+            reason=reason.strip()[:500],
+            elapsed_business_seconds=timer.elapsed_business_seconds,
+        )
         _save(timer, cal, ["priority", "goal_seconds", "elapsed_business_seconds", "resumed_at"])
         _breach_if_due(timer, at, cal)
     return timer
@@ -308,8 +340,14 @@ def timer_stop(*, timer: SlaTimer, at: datetime, actor: Actor | None = None) -> 
         timer.stopped_at = at
         timer.resumed_at = None
         timer.elapsed_wall_seconds = (at - timer.started_at).total_seconds()
-        _event(timer, EventKind.MET, at, actor, elapsed_business_seconds=timer.elapsed_business_seconds,
-               breached=timer.breached_at is not None)  # fmt: skip
+        _event(
+            timer,
+            EventKind.MET,
+            at,
+            actor,
+            elapsed_business_seconds=timer.elapsed_business_seconds,
+            breached=timer.breached_at is not None,
+        )
         _save(timer, cal, ["elapsed_business_seconds", "state", "stopped_at", "resumed_at", "elapsed_wall_seconds"])
     return timer
 
@@ -439,9 +477,17 @@ def timer_replay(*, timer: SlaTimer) -> ReplayedState:
     if state == TimerState.RUNNING:
         remaining = goal - elapsed
         deadline = resumed if remaining <= 0 else cal.add(resumed, timedelta(seconds=remaining))
-    return ReplayedState(state=state, priority=priority, goal_seconds=goal, elapsed_business_seconds=elapsed,
-                         resumed_at=resumed, warned_pct=warned, breached_at=breached, stopped_at=stopped,
-                         deadline=deadline)  # fmt: skip
+    return ReplayedState(
+        state=state,
+        priority=priority,
+        goal_seconds=goal,
+        elapsed_business_seconds=elapsed,
+        resumed_at=resumed,
+        warned_pct=warned,
+        breached_at=breached,
+        stopped_at=stopped,
+        deadline=deadline,
+    )
 
 
 def timer_verify(*, timer: SlaTimer) -> list[str]:
@@ -449,8 +495,16 @@ def timer_verify(*, timer: SlaTimer) -> list[str]:
     timer.refresh_from_db()
     replayed = timer_replay(timer=timer)
     problems = []
-    for name in ("state", "priority", "goal_seconds", "resumed_at", "warned_pct", "breached_at", "stopped_at",
-                 "deadline"):  # fmt: skip
+    for name in (
+        "state",
+        "priority",
+        "goal_seconds",
+        "resumed_at",
+        "warned_pct",
+        "breached_at",
+        "stopped_at",
+        "deadline",
+    ):
         stored, derived = getattr(timer, name), getattr(replayed, name)
         if stored != derived:
             problems.append(f"{name}: stored {stored!r}, history says {derived!r}")

@@ -20,9 +20,14 @@ def web(committed_customer, tmp_path):
 
 
 def _post(port, tenant, body: bytes, **headers):
-    return request(port, "POST", "/api/v1/alerts", host=tenant.domain, body=body,
-                   headers={"Authorization": f"Bearer {tenant.api_key}", "Content-Type": "application/json",
-                            **headers})  # fmt: skip
+    return request(
+        port,
+        "POST",
+        "/api/v1/alerts",
+        host=tenant.domain,
+        body=body,
+        headers={"Authorization": f"Bearer {tenant.api_key}", "Content-Type": "application/json", **headers},
+    )
 
 
 def _alerts(tenant, blocker):
@@ -51,8 +56,9 @@ def test_16_clients_replaying_one_batch_create_no_duplicate_rows(web, committed_
 def test_16_clients_with_one_idempotency_key_get_one_answer(web, committed_customer, django_db_blocker):
     body = json.dumps([native(i) for i in range(100)]).encode()
     with ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(lambda _: _post(web, committed_customer, body, **{"Idempotency-Key": "k-1"}),
-                                range(16)))  # fmt: skip
+        results = list(
+            pool.map(lambda _: _post(web, committed_customer, body, **{"Idempotency-Key": "k-1"}), range(16))
+        )
     assert {r.status for r in results} == {202}
     assert {json.dumps(r.body, sort_keys=True) for r in results} == {json.dumps(results[0].body, sort_keys=True)}
     assert results[0].body["accepted"] == 100

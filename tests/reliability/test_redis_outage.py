@@ -28,8 +28,12 @@ def stack(committed_customer, tmp_path):
         MDR_OUTBOX_REDELIVER_AFTER_SECONDS="5",
     )
     web, port = start_web(env, tmp_path)
-    procs = {"redis": redis, "web": web, "worker": start_worker(env, tmp_path),
-             "scheduler": start_scheduler(env, tmp_path)}  # fmt: skip
+    procs = {
+        "redis": redis,
+        "web": web,
+        "worker": start_worker(env, tmp_path),
+        "scheduler": start_scheduler(env, tmp_path),
+    }
     yield {"port": port, "redis_port": redis_port, "procs": procs, "dir": tmp_path}
     for proc in procs.values():
         proc.stop()

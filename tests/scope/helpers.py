@@ -11,8 +11,13 @@ from mdr.scope.selectors import contract_current
 ACTOR = Actor.system("tests")
 
 
-def new_version(*, items: list[dict] = (), terms: dict | None = None, entitlements: list[dict] | None = None,
-                effective: date | None = None) -> ContractVersion:  # fmt: skip
+def new_version(
+    *,
+    items: list[dict] = (),
+    terms: dict | None = None,
+    entitlements: list[dict] | None = None,
+    effective: date | None = None,
+) -> ContractVersion:
     """A version with ``items`` published from ``effective`` (local midnight; today or later), default: now."""
     contract = contract_current()
     draft = services.version_draft_create(actor=ACTOR, contract=contract, terms=terms or {})

@@ -41,15 +41,18 @@ def test_alerts_are_classified_with_reasons_and_priority(acme):
         new_version(items=ITEMS)
         services.assets_import(actor=ACTOR, rows=[{"hostname": "printer-7", "ips": "192.168.9.9"}])
     now = datetime.now(ZoneInfo("UTC")).isoformat()
-    alerts = ingest_and_process(acme, [
-        native(1, hosts=["WEB01.corp.example"], ips=[], severity="high", observed_at=now),
-        native(2, hosts=["lab-3"], ips=["10.1.2.3"], observed_at=now),
-        native(3, hosts=[], ips=["10.9.9.9"], severity="critical", observed_at=now),
-        native(4, hosts=["printer-7"], ips=[], observed_at=now),
-        native(5, hosts=["stranger"], ips=["203.0.113.5"], observed_at=now),
-        native(6, hosts=[], ips=[], cloud={"provider": "aws", "account": "123456789012"}, observed_at=now),
-        native(7, hosts=["web01"], source={"product": "Zeek", "vendor": "Corelight"}, observed_at=now),
-    ])  # fmt: skip
+    alerts = ingest_and_process(
+        acme,
+        [
+            native(1, hosts=["WEB01.corp.example"], ips=[], severity="high", observed_at=now),
+            native(2, hosts=["lab-3"], ips=["10.1.2.3"], observed_at=now),
+            native(3, hosts=[], ips=["10.9.9.9"], severity="critical", observed_at=now),
+            native(4, hosts=["printer-7"], ips=[], observed_at=now),
+            native(5, hosts=["stranger"], ips=["203.0.113.5"], observed_at=now),
+            native(6, hosts=[], ips=[], cloud={"provider": "aws", "account": "123456789012"}, observed_at=now),
+            native(7, hosts=["web01"], source={"product": "Zeek", "vendor": "Corelight"}, observed_at=now),
+        ],
+    )
     got = [(a.scope_status, a.criticality, a.priority) for a in alerts]
     assert got == [
         ("in_scope", "critical", "P1"),
@@ -69,8 +72,11 @@ def test_alerts_are_classified_with_reasons_and_priority(acme):
 def test_outside_coverage_hours_is_still_in_scope(acme):
     today = datetime.now(ZoneInfo("Asia/Tokyo"))
     with schema_context("acme"):
-        coverage = {"timezone": "Asia/Tokyo", "weekly_hours": {str(d): [["09:00", "18:00"]] for d in range(5)},
-                    "holidays": ["JP"]}  # fmt: skip
+        coverage = {
+            "timezone": "Asia/Tokyo",
+            "weekly_hours": {str(d): [["09:00", "18:00"]] for d in range(5)},
+            "holidays": ["JP"],
+        }
         backdated_version(items=ITEMS, terms={"coverage": coverage}, valid_from=today - timedelta(days=30))
     # a Saturday night and a Wednesday morning in Tokyo, both recent
     saturday = (today - timedelta(days=(today.weekday() - 5) % 7 or 7)).replace(hour=22, minute=0)
@@ -89,8 +95,10 @@ def test_alert_is_judged_by_the_version_in_force_at_its_time(acme):
     # given: version 2 (web01 excluded) starts next year; the alert happened now
     with schema_context("acme"):
         new_version(items=ITEMS)
-        new_version(items=[{"kind": "host", "value": "web01", "included": "no"}],
-                    effective=datetime.now(ZoneInfo("Asia/Tokyo")).date().replace(year=2027 + 1))  # fmt: skip
+        new_version(
+            items=[{"kind": "host", "value": "web01", "included": "no"}],
+            effective=datetime.now(ZoneInfo("Asia/Tokyo")).date().replace(year=2027 + 1),
+        )
     alerts = ingest_and_process(
         acme, [native(1, hosts=["web01"], observed_at=datetime.now(ZoneInfo("UTC")).isoformat())]
     )
@@ -117,16 +125,24 @@ def test_unknown_assets_that_keep_appearing_become_drift(acme):
 
 
 def _entitlement(policy: str) -> list[dict]:
-    return [{"metric": "endpoints", "limit": "2", "tolerance_pct": "0", "measurement": "unique_in_month",
-             "over_limit_policy": policy}]  # fmt: skip
+    return [
+        {
+            "metric": "endpoints",
+            "limit": "2",
+            "tolerance_pct": "0",
+            "measurement": "unique_in_month",
+            "over_limit_policy": policy,
+        }
+    ]
 
 
 def _over_limit_run(acme, policy):
     with schema_context("acme"):
         new_version(items=ITEMS, entitlements=_entitlement(policy))
     now = datetime.now(ZoneInfo("UTC")).isoformat()
-    return ingest_and_process(acme, [native(i, hosts=[f"web01-{i}.corp"], ips=["10.0.0.1"], observed_at=now)
-                                     for i in range(3)])  # fmt: skip
+    return ingest_and_process(
+        acme, [native(i, hosts=[f"web01-{i}.corp"], ips=["10.0.0.1"], observed_at=now) for i in range(3)]
+    )
 
 
 def test_over_limit_notify_only_is_over_quota(acme):
@@ -183,8 +199,9 @@ def test_silent_log_source_opens_and_closes_a_degradation(acme):
 def test_reclassification_after_an_inventory_change_is_explicit_and_audited(acme):
     with schema_context("acme"):
         new_version(items=ITEMS)
-    alerts = ingest_and_process(acme, [native(1, hosts=["stranger"], ips=[],
-                                              observed_at=datetime.now(ZoneInfo("UTC")).isoformat())])  # fmt: skip
+    alerts = ingest_and_process(
+        acme, [native(1, hosts=["stranger"], ips=[], observed_at=datetime.now(ZoneInfo("UTC")).isoformat())]
+    )
     assert alerts[0].scope_status == "unknown_asset"
     with schema_context("acme"):
         # given: the customer's CMDB now knows the machine (but the contract does not cover it)
@@ -208,8 +225,10 @@ def test_coverage_hours_boundaries(acme):
         coverage = {"timezone": "Asia/Tokyo", "weekly_hours": {str(d): [["09:00", "18:00"]] for d in range(7)}}
         backdated_version(items=ITEMS, terms={"coverage": coverage}, valid_from=today - timedelta(days=30))
     day = (today - timedelta(days=2)).date()
-    times = [datetime(day.year, day.month, day.day, h, m, s, tzinfo=tokyo)
-             for h, m, s in [(8, 59, 59), (9, 0, 0), (17, 59, 59), (18, 0, 0)]]  # fmt: skip
+    times = [
+        datetime(day.year, day.month, day.day, h, m, s, tzinfo=tokyo)
+        for h, m, s in [(8, 59, 59), (9, 0, 0), (17, 59, 59), (18, 0, 0)]
+    ]
     # when
     alerts = ingest_and_process(
         acme, [native(i, hosts=["web01"], observed_at=t.isoformat()) for i, t in enumerate(times)]

@@ -74,8 +74,11 @@ def test_a_draft_copies_the_latest_version_and_changes_are_audited(acme):
 
 def test_bad_terms_name_the_field(acme):
     with schema_context("acme"):
-        for terms, field in [({"timezone": "Mars/Olympus"}, "timezone"), ({"response_mode": "yolo"}, "response_mode"),
-                             ({"coverage": {"timezone": "UTC", "weekly_hours": {"9": []}}}, "coverage")]:  # fmt: skip
+        for terms, field in [
+            ({"timezone": "Mars/Olympus"}, "timezone"),
+            ({"response_mode": "yolo"}, "response_mode"),
+            ({"coverage": {"timezone": "UTC", "weekly_hours": {"9": []}}}, "coverage"),
+        ]:
             with pytest.raises(services.ScopeError) as err:
                 services.version_draft_create(actor=ACTOR, contract=contract_current(), terms=terms)
             assert err.value.field == field

@@ -38,8 +38,9 @@ def test_csv_import_keeps_good_rows_and_names_bad_ones(acme):
 def test_json_import_and_unreadable_files(acme):
     with schema_context("acme"):
         draft = services.version_draft_create(actor=ACTOR, contract=contract_current())
-        rows = services.rows_from_upload(content=b'[{"kind": "host", "value": "a"}, {"kind": "host"}]',
-                                         content_type="application/json")  # fmt: skip
+        rows = services.rows_from_upload(
+            content=b'[{"kind": "host", "value": "a"}, {"kind": "host"}]', content_type="application/json"
+        )
         result = services.scope_items_import(actor=ACTOR, version=draft, rows=rows)
         assert result.created == 1 and result.errors == [{"row": 2, "errors": {"value": ["required"]}}]
         for content, ctype in [(b"[not json", "application/json"), (b"{}", "application/json"), (b"x", "image/png")]:
@@ -66,3 +67,27 @@ def test_asset_import_upserts_and_bumps_the_inventory_revision(acme):
         asset = Asset.objects.get(hostname="ws-01")
         assert asset.criticality == "high"
         assert inventory_revision() == before + 1
+
+
+def test_provider_outside_cloud_accounts_is_a_row_error_and_bad_scope_cannot_be_published(acme):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from mdr.scope.models import ScopeItem
+
+    with schema_context("acme"):
+        draft = services.version_draft_create(actor=ACTOR, contract=contract_current())
+        result = services.scope_items_import(
+            actor=ACTOR, version=draft, rows=[{"kind": "host", "value": "web01", "provider": "aws"}]
+        )
+        assert result.errors == [{"row": 1, "errors": {"provider": ["provider applies to cloud_account items only"]}}]
+        # written past the import's checks (e.g. by hand): publishing refuses a scope that does not compile
+        ScopeItem.objects.create(version=draft, kind="network", value="10.0.0.5/24")
+        try:
+            services.version_publish(
+                actor=ACTOR, version=draft, effective_date=datetime.now(ZoneInfo(draft.timezone)).date()
+            )
+        except services.ScopeError as exc:
+            assert exc.field == "scope_items" and "does not compile" in exc.message
+        else:
+            raise AssertionError("published a scope that does not compile")

@@ -31,8 +31,9 @@ def test_provider_admin_builds_and_publishes_a_version(acme):
     client = _staff(Role.PROVIDER_ADMIN)
     base = "/api/provider/customers/acme/contract"
     # draft
-    created = client.post(f"{base}/versions", {"service_tier": "gold", "response_mode": "collaborate"},
-                          content_type="application/json")  # fmt: skip
+    created = client.post(
+        f"{base}/versions", {"service_tier": "gold", "response_mode": "collaborate"}, content_type="application/json"
+    )
     assert created.status_code == 201, created.content
     number = created.json()["number"]
     assert created.json()["status"] == "draft"
@@ -42,25 +43,38 @@ def test_provider_admin_builds_and_publishes_a_version(acme):
     assert imported.json()["created"] == 2
     assert imported.json()["errors"][0]["row"] == 2
     # entitlements, with a field-named error first
-    bad = client.put(f"{base}/versions/{number}/entitlements", [{"metric": "cpus", "limit": 1}],
-                     content_type="application/json")  # fmt: skip
+    bad = client.put(
+        f"{base}/versions/{number}/entitlements", [{"metric": "cpus", "limit": 1}], content_type="application/json"
+    )
     assert bad.status_code == 400 and "entitlements[0].metric" in bad.json()
-    ok = client.put(f"{base}/versions/{number}/entitlements",
-                    [{"metric": "endpoints", "limit": 500, "tolerance_pct": 10, "measurement": "unique_in_month",
-                      "over_limit_policy": "process_and_report"}], content_type="application/json")  # fmt: skip
+    ok = client.put(
+        f"{base}/versions/{number}/entitlements",
+        [
+            {
+                "metric": "endpoints",
+                "limit": 500,
+                "tolerance_pct": 10,
+                "measurement": "unique_in_month",
+                "over_limit_policy": "process_and_report",
+            }
+        ],
+        content_type="application/json",
+    )
     assert ok.status_code == 200
     # publish today
     today = datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()
-    published = client.post(f"{base}/versions/{number}/publish", {"effective_date": today},
-                            content_type="application/json")  # fmt: skip
+    published = client.post(
+        f"{base}/versions/{number}/publish", {"effective_date": today}, content_type="application/json"
+    )
     assert published.status_code == 200, published.content
     assert published.json()["status"] == "published"
     # history: the version cannot be changed any more
     frozen = client.patch(f"{base}/versions/{number}", {"service_tier": "x"}, content_type="application/json")
     assert frozen.status_code == 400 and "version" in frozen.json()
     past = client.post(f"{base}/versions", {}, content_type="application/json").json()["number"]
-    refused = client.post(f"{base}/versions/{past}/publish", {"effective_date": "2020-01-01"},
-                          content_type="application/json")  # fmt: skip
+    refused = client.post(
+        f"{base}/versions/{past}/publish", {"effective_date": "2020-01-01"}, content_type="application/json"
+    )
     assert refused.status_code == 400 and "effective_date" in refused.json()
     # the customer sees who did it, in its own access log
     with schema_context("acme"):
@@ -71,8 +85,10 @@ def test_provider_admin_builds_and_publishes_a_version(acme):
 def test_staff_read_but_only_admins_write(acme):
     analyst = _staff(Role.ANALYST)
     assert analyst.get("/api/provider/customers/acme/contract").status_code == 200
-    assert analyst.post("/api/provider/customers/acme/contract/versions", {},
-                        content_type="application/json").status_code == 403  # fmt: skip
+    assert (
+        analyst.post("/api/provider/customers/acme/contract/versions", {}, content_type="application/json").status_code
+        == 403
+    )
     assert analyst.get("/api/provider/customers/nosuch/contract").status_code == 404
 
 
@@ -80,10 +96,14 @@ def test_customer_reads_its_own_contract_only(acme, globex):
     admin = _staff(Role.PROVIDER_ADMIN)
     base = "/api/provider/customers/acme/contract/versions"
     number = admin.post(base, {}, content_type="application/json").json()["number"]
-    admin.post(f"{base}/{number}/scope-items", [{"kind": "host", "value": "acme-secret-host"}],
-               content_type="application/json")  # fmt: skip
-    admin.post(f"{base}/{number}/publish", {"effective_date": datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()},
-               content_type="application/json")  # fmt: skip
+    admin.post(
+        f"{base}/{number}/scope-items", [{"kind": "host", "value": "acme-secret-host"}], content_type="application/json"
+    )
+    admin.post(
+        f"{base}/{number}/publish",
+        {"effective_date": datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()},
+        content_type="application/json",
+    )
     acme_key = ApiKeyFactory(customer=Customer.objects.get(slug="acme"), scopes=["read"]).plaintext
     globex_key = ApiKeyFactory(customer=Customer.objects.get(slug="globex"), scopes=["read"]).plaintext
     mine = acme.client().get("/api/v1/contract", HTTP_AUTHORIZATION=f"Bearer {acme_key}")

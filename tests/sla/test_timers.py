@@ -14,8 +14,9 @@ from mdr.sla.models import EventKind, SlaBreach
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 ACTOR = Actor.system("tests")
-BUSINESS = BusinessCalendar(timezone="Asia/Tokyo", weekly_hours={d: [("09:00", "18:00")] for d in range(5)},
-                            holidays=["JP"])  # fmt: skip
+BUSINESS = BusinessCalendar(
+    timezone="Asia/Tokyo", weekly_hours={d: [("09:00", "18:00")] for d in range(5)}, holidays=["JP"]
+)
 ALWAYS = BusinessCalendar.always(timezone="Asia/Tokyo")
 
 
@@ -25,9 +26,16 @@ def t(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
 
 
 def start(goal_minutes: float, calendar=ALWAYS, at=None, **kw):
-    return services.timer_start(subject_type="alert", subject_id=kw.pop("subject", "a1"), metric=kw.pop("metric", "acknowledge"),
-                                priority=kw.pop("priority", "P2"), goal_seconds=int(goal_minutes * 60), calendar=calendar,
-                                at=at or t(19, 10), **kw)  # fmt: skip
+    return services.timer_start(
+        subject_type="alert",
+        subject_id=kw.pop("subject", "a1"),
+        metric=kw.pop("metric", "acknowledge"),
+        priority=kw.pop("priority", "P2"),
+        goal_seconds=int(goal_minutes * 60),
+        calendar=calendar,
+        at=at or t(19, 10),
+        **kw,
+    )
 
 
 def kinds(timer) -> list[str]:
@@ -87,14 +95,16 @@ def test_pause_and_resume_across_closed_hours(acme):
 def test_priority_up_past_the_new_goal_breaches_at_once_and_only_once(acme):
     with schema_context("acme"):
         timer = start(240, priority="P3")  # 4 h
-        timer = services.timer_change_goal(timer=timer, priority="P1", goal_seconds=1800, at=t(19, 11),
-                                           reason="ransomware confirmed", actor=ACTOR)  # fmt: skip
+        timer = services.timer_change_goal(
+            timer=timer, priority="P1", goal_seconds=1800, at=t(19, 11), reason="ransomware confirmed", actor=ACTOR
+        )
         # 60 minutes elapsed against a new goal of 30: breached at the change
         assert timer.breached_at == t(19, 11)
         assert timer.started_at == t(19, 10)  # the start is kept
         services.timer_due(timer_id=timer.pk, now=t(19, 12))
-        timer = services.timer_change_goal(timer=timer, priority="P1", goal_seconds=900, at=t(19, 13),
-                                           reason="again", actor=ACTOR)  # fmt: skip
+        timer = services.timer_change_goal(
+            timer=timer, priority="P1", goal_seconds=900, at=t(19, 13), reason="again", actor=ACTOR
+        )
         assert kinds(timer).count("breached") == 1
         assert services.timer_verify(timer=timer) == []
 
@@ -102,8 +112,14 @@ def test_priority_up_past_the_new_goal_breaches_at_once_and_only_once(acme):
 def test_priority_down_keeps_elapsed_and_moves_the_deadline(acme):
     with schema_context("acme"):
         timer = start(60, priority="P1")
-        timer = services.timer_change_goal(timer=timer, priority="P3", goal_seconds=4 * 3600, at=t(19, 10, 30),
-                                           reason="false alarm likely", actor=ACTOR)  # fmt: skip
+        timer = services.timer_change_goal(
+            timer=timer,
+            priority="P3",
+            goal_seconds=4 * 3600,
+            at=t(19, 10, 30),
+            reason="false alarm likely",
+            actor=ACTOR,
+        )
         assert timer.deadline == t(19, 14) and timer.breached_at is None
         assert timer.events.get(kind="goal_changed").data["old_goal_seconds"] == 3600
 
@@ -136,11 +152,13 @@ def test_replay_detects_a_tampered_row(acme):
 
 def test_policy_edit_never_changes_running_timers(acme):
     with schema_context("acme"):
-        v1 = services.policy_create(actor=ACTOR, name="gold", targets=[
-            {"priority": "P2", "metric": "acknowledge", "goal_minutes": 30}])  # fmt: skip
+        v1 = services.policy_create(
+            actor=ACTOR, name="gold", targets=[{"priority": "P2", "metric": "acknowledge", "goal_minutes": 30}]
+        )
         timer = start(30, policy=v1)
-        v2 = services.policy_create(actor=ACTOR, name="gold", targets=[
-            {"priority": "P2", "metric": "acknowledge", "goal_minutes": 10}])  # fmt: skip
+        v2 = services.policy_create(
+            actor=ACTOR, name="gold", targets=[{"priority": "P2", "metric": "acknowledge", "goal_minutes": 10}]
+        )
         assert v2.version == 2
         timer.refresh_from_db()
         assert timer.goal_seconds == 1800 and timer.policy_id == v1.pk
@@ -148,11 +166,12 @@ def test_policy_edit_never_changes_running_timers(acme):
 
 def test_policy_validation_names_the_field(acme):
     with schema_context("acme"):
-        for targets, field in [([{"priority": "P9", "metric": "acknowledge", "goal_minutes": 5}], "targets[0].priority"),
-                               ([{"priority": "P1", "metric": "x", "goal_minutes": 5}], "targets[0].metric"),
-                               ([{"priority": "P1", "metric": "notify", "goal_minutes": -1}], "targets[0].goal_minutes"),
-                               ([{"priority": "P1", "metric": "notify", "goal_minutes": 5, "calendar": "mars"}],
-                                "targets[0].calendar")]:  # fmt: skip
+        for targets, field in [
+            ([{"priority": "P9", "metric": "acknowledge", "goal_minutes": 5}], "targets[0].priority"),
+            ([{"priority": "P1", "metric": "x", "goal_minutes": 5}], "targets[0].metric"),
+            ([{"priority": "P1", "metric": "notify", "goal_minutes": -1}], "targets[0].goal_minutes"),
+            ([{"priority": "P1", "metric": "notify", "goal_minutes": 5, "calendar": "mars"}], "targets[0].calendar"),
+        ]:
             with pytest.raises(services.SlaError) as err:
                 services.policy_create(actor=ACTOR, name="x", targets=targets)
             assert err.value.field == field

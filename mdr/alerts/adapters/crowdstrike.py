@@ -92,12 +92,27 @@ LEGACY_SCALE = {
 }
 ATTACK_TACTICS = frozenset(
     {
-        "reconnaissance", "resource development", "initial access", "execution", "persistence",
-        "privilege escalation", "defense evasion", "credential access", "discovery", "lateral movement",
-        "collection", "command and control", "exfiltration", "impact", "network effects",
-        "remote service effects", "inhibit response function", "impair process control", "evasion",
+        "reconnaissance",
+        "resource development",
+        "initial access",
+        "execution",
+        "persistence",
+        "privilege escalation",
+        "defense evasion",
+        "credential access",
+        "discovery",
+        "lateral movement",
+        "collection",
+        "command and control",
+        "exfiltration",
+        "impact",
+        "network effects",
+        "remote service effects",
+        "inhibit response function",
+        "impair process control",
+        "evasion",
     }
-)  # fmt: skip
+)
 TIME_FIELDS = (
     "ContextTimeStamp",
     "Timestamp",

@@ -253,9 +253,25 @@ def test_a_truncated_header_is_rejected():
 
 @pytest.mark.parametrize(
     ("severity", "expected"),
-    [("0", 2), ("3", 2), ("4", 3), ("6", 3), ("7", 4), ("8", 4), ("9", 5), ("10", 5), ("Low", 2), ("Medium", 3),
-     ("High", 4), ("Very-High", 5), ("very high", 5), ("Unknown", 0), ("11", 0), ("bogus", 0)],
-)  # fmt: skip
+    [
+        ("0", 2),
+        ("3", 2),
+        ("4", 3),
+        ("6", 3),
+        ("7", 4),
+        ("8", 4),
+        ("9", 5),
+        ("10", 5),
+        ("Low", 2),
+        ("Medium", 3),
+        ("High", 4),
+        ("Very-High", 5),
+        ("very high", 5),
+        ("Unknown", 0),
+        ("11", 0),
+        ("bogus", 0),
+    ],
+)
 def test_severity_mapping(severity, expected):
     # given
     line = f"CEF:0|Acme|Sensor|2.1|100|Port scan|{severity}|rt=1700000000000"
