@@ -4,6 +4,7 @@ from django.urls import path
 
 from mdr.console import views as console
 from mdr.scope import api as scope_api
+from mdr.sla import api as sla_api
 from mdr.urls_common import api_docs
 from mdr.urls_common import urlpatterns as common
 from tenants import api as tenants_api
@@ -70,5 +71,15 @@ urlpatterns = [
         "api/provider/customers/<slug:slug>/alerts/reclassify",
         scope_api.ReclassifyApi.as_view(),
         name="api-alerts-reclassify",
+    ),
+    path("api/provider/queue", sla_api.AnalystQueueApi.as_view(), name="api-queue"),
+    path("api/provider/customers/<slug:slug>/sla/policies", sla_api.PolicyCreateApi.as_view(), name="api-sla-policies"),
+    path(
+        "api/provider/customers/<slug:slug>/sla/calendars", sla_api.CalendarStoreApi.as_view(), name="api-sla-calendars"
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/sla/timers/<int:timer_id>/<str:action>",
+        sla_api.TimerPauseApi.as_view(),
+        name="api-sla-timer-action",
     ),
 ]

@@ -25,6 +25,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "audit.view_provider": frozenset({Role.PROVIDER_ADMIN}),
     "alert.read_any": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST, Role.ACCOUNT_MANAGER}),
     "contract.manage": frozenset({Role.PROVIDER_ADMIN}),
+    "sla.operate": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST}),
     # customer side (customer schema)
     "portal.view": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "user.list": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),

@@ -8,13 +8,11 @@ sees who changed what. Customer domain (``/api/v1/contract``): the customer's ow
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import date
 
 from django.db import connection
 from django.http import Http404
 from django.utils import timezone as dj_timezone
-from django_tenants.utils import schema_context
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -22,11 +20,11 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mdr.accounts.permissions import HasCapability, KeyPrincipal
-from mdr.audit.services import Actor, audit_record
+from mdr.accounts.permissions import HasCapability
+from mdr.audit.services import Actor
+from mdr.core.provider_api import ProviderCustomerApi
 from mdr.scope import selectors, services
 from mdr.scope.models import ContractVersion
-from tenants.selectors import customer_get
 
 
 class ScopeItemSerializer(serializers.Serializer):
@@ -86,30 +84,7 @@ def _errors(exc: services.ScopeError) -> ValidationError:
     return ValidationError({exc.field: [exc.message]})
 
 
-class _ProviderCustomerApi(APIView):
-    """Base: provider staff on the provider domain, working inside one customer's schema."""
-
-    permission_classes = [HasCapability]
-    write_capability = "contract.manage"
-    read_capability = "customer.list"
-
-    @property
-    def required_capability(self) -> str:
-        return self.read_capability if self.request.method == "GET" else self.write_capability
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if connection.schema_name != "public" or isinstance(request.user, KeyPrincipal):
-            raise PermissionDenied("Provider API: use the provider domain and a provider login.")
-
-    @contextmanager
-    def customer(self, slug: str, *, view_action: str | None = None):
-        customer = customer_get(slug=slug)
-        with schema_context(customer.schema_name):
-            if view_action:
-                audit_record(actor=Actor.from_request(self.request), action=view_action, target_type="contract")
-            yield customer
-
+class _ScopeApi(ProviderCustomerApi):
     def version(self, number: int) -> ContractVersion:
         contract = selectors.contract_current()
         version = contract and contract.versions.filter(number=number).first()
@@ -118,7 +93,7 @@ class _ProviderCustomerApi(APIView):
         return version
 
 
-class ContractApi(_ProviderCustomerApi):
+class ContractApi(_ScopeApi):
     """The customer's contract and all its versions (newest last)."""
 
     @extend_schema(responses=VersionSerializer(many=True))
@@ -131,7 +106,7 @@ class ContractApi(_ProviderCustomerApi):
             )
 
 
-class VersionCreateApi(_ProviderCustomerApi):
+class VersionCreateApi(_ScopeApi):
     """Start a draft version (copies the latest version's terms, scope and entitlements), then change it."""
 
     class InputSerializer(TermsSerializer):
@@ -154,7 +129,7 @@ class VersionCreateApi(_ProviderCustomerApi):
             return Response(VersionSerializer(draft).data, status=status.HTTP_201_CREATED)
 
 
-class VersionDetailApi(_ProviderCustomerApi):
+class VersionDetailApi(_ScopeApi):
     @extend_schema(responses=VersionDetailSerializer)
     def get(self, request, slug: str, number: int):
         with self.customer(slug, view_action="provider.contract.view"):
@@ -175,7 +150,7 @@ class VersionDetailApi(_ProviderCustomerApi):
             return Response(VersionSerializer(version).data)
 
 
-class VersionPublishApi(_ProviderCustomerApi):
+class VersionPublishApi(_ScopeApi):
     class InputSerializer(serializers.Serializer):
         effective_date = serializers.DateField(help_text="in the version's time zone; today or later")
 
@@ -213,7 +188,7 @@ def _upload_rows(request) -> list[dict]:
         raise _errors(exc) from None
 
 
-class ScopeItemsImportApi(_ProviderCustomerApi):
+class ScopeItemsImportApi(_ScopeApi):
     """Add scope items to a draft: CSV (header: kind,value,provider,region,criticality,included,
     remediation_allowed,label,heartbeat_hours) or JSON. ``?replace=1`` replaces the draft's items."""
 
@@ -236,7 +211,7 @@ class ScopeItemsImportApi(_ProviderCustomerApi):
         return Response(result.as_dict(), status=status.HTTP_200_OK)
 
 
-class EntitlementsApi(_ProviderCustomerApi):
+class EntitlementsApi(_ScopeApi):
     @extend_schema(request=EntitlementSerializer(many=True), responses=EntitlementSerializer(many=True))
     def put(self, request, slug: str, number: int):
         if not isinstance(request.data, list):
@@ -251,7 +226,7 @@ class EntitlementsApi(_ProviderCustomerApi):
             return Response(EntitlementSerializer(built, many=True).data)
 
 
-class AssetsImportApi(_ProviderCustomerApi):
+class AssetsImportApi(ProviderCustomerApi):
     """Inventory import: CSV (header: hostname,ips,kind,criticality,groups,owner; ips space/semicolon
     separated, groups semicolon separated) or JSON; upsert by host name."""
 
@@ -285,7 +260,7 @@ class DegradationSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class DriftListApi(_ProviderCustomerApi):
+class DriftListApi(ProviderCustomerApi):
     @extend_schema(responses=DriftSerializer(many=True))
     def get(self, request, slug: str):
         with self.customer(slug, view_action="provider.drift.view"):
@@ -293,7 +268,7 @@ class DriftListApi(_ProviderCustomerApi):
             return Response(DriftSerializer(items, many=True).data)
 
 
-class ReclassifyApi(_ProviderCustomerApi):
+class ReclassifyApi(ProviderCustomerApi):
     class InputSerializer(serializers.Serializer):
         since = serializers.DateTimeField(required=False, help_text="only alerts observed since then")
 
@@ -341,7 +316,7 @@ class CustomerContractApi(APIView):
         return Response(_overview())
 
 
-class ProviderUsageApi(_ProviderCustomerApi):
+class ProviderUsageApi(ProviderCustomerApi):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, slug: str):
         month = request.query_params.get("month")

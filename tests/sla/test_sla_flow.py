@@ -1,0 +1,197 @@
+"""The SLA engine end to end: policy on a contract version, alert ingested, timers started, the queue, the
+sweep's message, the recompute command, and the provider API."""
+
+import json
+from datetime import datetime
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import dramatiq
+from django.conf import settings
+from django.core.management import call_command
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from mdr.accounts.models import Role
+from mdr.jobs.models import DueWork, TimerIndex
+from mdr.jobs.services import due_work_sweep
+from mdr.sla import services
+from mdr.sla.models import SlaTimer
+from tests.alerts.test_ingest_api import native
+from tests.conftest import login
+from tests.factories import UserFactory
+from tests.scope.helpers import ACTOR, new_version
+from tests.scope.test_classification import ITEMS, ingest_and_process
+
+
+def _policy():
+    return services.policy_create(
+        actor=ACTOR,
+        name="gold",
+        targets=[
+            {"priority": "P1", "metric": "acknowledge", "goal_minutes": 15},
+            {"priority": "P1", "metric": "resolve", "goal_minutes": 480, "calendar": "coverage"},
+            {"priority": "P2", "metric": "acknowledge", "goal_minutes": 60},
+        ],
+    )
+
+
+def test_in_scope_alerts_get_timers_per_policy_and_appear_in_the_queue(acme, globex):
+    with schema_context("acme"):
+        policy = _policy()
+        new_version(items=ITEMS, terms={"sla_policy_id": policy.pk})
+    now = datetime.now(ZoneInfo("UTC")).isoformat()
+    p1, p2, out = ingest_and_process(
+        acme,
+        [
+            native(1, hosts=["web01"], ips=[], severity="critical", observed_at=now),
+            native(2, hosts=["web01"], ips=[], severity="high", observed_at=now),
+            native(3, hosts=["lab-1"], ips=[], severity="critical", observed_at=now),
+        ],
+    )
+    assert (p1.priority, p2.priority, out.scope_status) == ("P1", "P1", "excluded")
+    with schema_context("acme"):
+        timers = {(t.subject_id, t.metric): t for t in SlaTimer.objects.all()}
+    assert set(timers) == {
+        (str(p1.pk), "acknowledge"),
+        (str(p1.pk), "resolve"),
+        (str(p2.pk), "acknowledge"),
+        (str(p2.pk), "resolve"),
+    }
+    ack = timers[(str(p1.pk), "acknowledge")]
+    assert ack.goal_seconds == 900 and ack.started_at == p1.received_at
+    # the public indexes know every open timer, without alert content
+    assert TimerIndex.objects.filter(schema_name="acme").count() == 4
+    assert DueWork.objects.filter(schema_name="acme", kind="sla_timer_due").count() == 4
+    # the cross-customer queue, nearest breach first
+    UserFactory(username="an1", role=Role.ANALYST)
+    client = Client(HTTP_HOST=settings.MDR_BASE_DOMAIN)
+    login(client, "an1", "correct horse battery staple")
+    queue = client.get("/api/provider/queue").json()
+    assert [q["metric"] for q in queue[:2]] == ["acknowledge", "acknowledge"]
+    assert queue[0]["customer"] == "acme" and 0 < queue[0]["seconds_left"] <= 900
+    assert client.get("/api/provider/queue", {"customer": "globex"}).json() == []
+    assert all(q["priority"] == "P1" for q in client.get("/api/provider/queue", {"priority": "P1"}).json())
+    assert client.get("/api/provider/queue", {"priority": "P7"}).status_code == 400
+
+
+def test_the_sweep_sends_due_timers_to_their_schema_and_the_actor_breaches(acme):
+    broker = dramatiq.get_broker()
+    broker.flush("default")
+    with schema_context("acme"):
+        timer = services.timer_start(
+            subject_type="alert",
+            subject_id="x",
+            metric="acknowledge",
+            priority="P1",
+            goal_seconds=60,
+            calendar=services.BusinessCalendar.always(timezone="UTC"),
+            at=datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")),
+        )
+    assert due_work_sweep() == 1
+    assert broker.do_qsize("default") == 1
+    # the actor, as the worker would run it in acme
+    with schema_context("acme"):
+        from mdr.sla.tasks import sla_timer_due
+
+        sla_timer_due.fn(str(timer.pk))
+        timer.refresh_from_db()
+        assert timer.breached_at == datetime(2026, 1, 1, 0, 1, tzinfo=ZoneInfo("UTC"))
+    assert not DueWork.objects.filter(ref=str(timer.pk)).exists()
+    assert TimerIndex.objects.get(timer_id=timer.pk, schema_name="acme").breached
+    broker.flush("default")
+
+
+def test_two_sweeps_at_once_never_double_fire(acme):
+    with schema_context("acme"):
+        timer = services.timer_start(
+            subject_type="alert",
+            subject_id="y",
+            metric="acknowledge",
+            priority="P1",
+            goal_seconds=60,
+            calendar=services.BusinessCalendar.always(timezone="UTC"),
+            at=datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")),
+        )
+        # both deliveries of the same due row reach the actor
+        services.timer_due(timer_id=timer.pk)
+        services.timer_due(timer_id=timer.pk)
+        assert list(timer.events.values_list("kind", flat=True)).count("breached") == 1
+        assert list(timer.events.values_list("kind", flat=True)).count("warned") == 3
+
+
+def test_recompute_command_proves_state_and_flags_tampering(acme):
+    with schema_context("acme"):
+        timer = services.timer_start(
+            subject_type="alert",
+            subject_id="z",
+            metric="resolve",
+            priority="P2",
+            goal_seconds=3600,
+            calendar=services.BusinessCalendar.always(timezone="UTC"),
+            at=datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")),
+        )
+    out = StringIO()
+    call_command("sla_recompute", "acme", "--timer", str(timer.pk), stdout=out)
+    assert json.loads(out.getvalue())["consistent"] is True
+    with schema_context("acme"):
+        SlaTimer.objects.filter(pk=timer.pk).update(goal_seconds=7200)
+    try:
+        call_command("sla_recompute", "acme", stdout=StringIO())
+    except Exception as exc:
+        assert "differ from their history" in str(exc)
+    else:
+        raise AssertionError("tampering not detected")
+
+
+def test_provider_api_policies_calendars_and_manual_pause(acme):
+    UserFactory(username="pa1", role=Role.PROVIDER_ADMIN)
+    client = Client(HTTP_HOST=settings.MDR_BASE_DOMAIN)
+    login(client, "pa1", "correct horse battery staple")
+    base = "/api/provider/customers/acme/sla"
+    spec = {"timezone": "Asia/Tokyo", "weekly_hours": {"0": [["09:00", "18:00"]]}, "holidays": ["JP"]}
+    cal = client.post(f"{base}/calendars", {"name": "jp-business", "spec": spec}, content_type="application/json")
+    assert cal.status_code == 201 and cal.json()["version"] == 1
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20261101T000000Z\r\n"
+        "DTSTART;VALUE=DATE:20261229\r\nDTEND;VALUE=DATE:20270105\r\nSUMMARY:year end\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    v2 = client.post(f"{base}/calendars?base={cal.json()['id']}", ics, content_type="text/calendar")
+    assert v2.status_code == 201 and v2.json()["version"] == 2
+    assert "2026-12-29" in v2.json()["spec"]["extra_holidays"] and "2027-01-04" in v2.json()["spec"]["extra_holidays"]
+    bad = client.post(
+        f"{base}/policies",
+        {"name": "p", "targets": [{"priority": "P1", "metric": "notify", "goal_minutes": 0}]},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400 and "targets[0].goal_minutes" in bad.json()
+    ok = client.post(
+        f"{base}/policies",
+        {
+            "name": "p",
+            "targets": [{"priority": "P1", "metric": "notify", "goal_minutes": 30, "calendar": cal.json()["id"]}],
+        },
+        content_type="application/json",
+    )
+    assert ok.status_code == 201
+    with schema_context("acme"):
+        timer = services.timer_start(
+            subject_type="alert",
+            subject_id="m",
+            metric="acknowledge",
+            priority="P1",
+            goal_seconds=600,
+            calendar=services.BusinessCalendar.always(timezone="UTC"),
+            at=datetime.now(ZoneInfo("UTC")),
+        )
+    no_reason = client.post(f"{base}/timers/{timer.pk}/pause", {}, content_type="application/json")
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()
+    paused = client.post(
+        f"{base}/timers/{timer.pk}/pause", {"reason": "customer call"}, content_type="application/json"
+    )
+    assert paused.json()["state"] == "paused" and paused.json()["deadline"] is None
+    assert (
+        client.post(f"{base}/timers/{timer.pk}/resume", {}, content_type="application/json").json()["state"]
+        == "running"
+    )
