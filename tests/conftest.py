@@ -108,7 +108,7 @@ def committed_customer(django_db_setup, django_db_blocker, request):
 
     Use it in tests that run real server processes; such tests must not take the ``db`` fixture.
     """
-    from mdr.jobs.models import FailedJob, Outbox
+    from mdr.jobs.models import DueWork, FailedJob, Outbox, TimerIndex
     from tenants.models import ApiKey, Customer, Domain
     from tenants.services import customer_onboard
 
@@ -129,6 +129,8 @@ def committed_customer(django_db_setup, django_db_blocker, request):
         with connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA IF EXISTS "{fixture.schema}" CASCADE')
         FailedJob.objects.filter(schema_name=fixture.schema).delete()
+        DueWork.objects.filter(schema_name=fixture.schema).delete()
+        TimerIndex.objects.filter(schema_name=fixture.schema).delete()
         Outbox.objects.filter(schema_name=fixture.schema).delete()
         ApiKey.objects.filter(customer__slug=slug).delete()
         Domain.objects.filter(tenant__slug=slug).delete()

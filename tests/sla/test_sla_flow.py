@@ -23,6 +23,20 @@ from tests.factories import UserFactory
 from tests.scope.helpers import ACTOR, new_version
 from tests.scope.test_classification import ITEMS, ingest_and_process
 
+JAN1 = datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def _timer(subject: str, goal_seconds: int, metric: str = "acknowledge", at: datetime = JAN1):
+    return services.timer_start(
+        subject_type="alert",
+        subject_id=subject,
+        metric=metric,
+        priority="P1",
+        goal_seconds=goal_seconds,
+        calendar=services.BusinessCalendar.always(timezone="UTC"),
+        at=at,
+    )
+
 
 def _policy():
     return services.policy_create(
@@ -79,15 +93,7 @@ def test_the_sweep_sends_due_timers_to_their_schema_and_the_actor_breaches(acme)
     broker = dramatiq.get_broker()
     broker.flush("default")
     with schema_context("acme"):
-        timer = services.timer_start(
-            subject_type="alert",
-            subject_id="x",
-            metric="acknowledge",
-            priority="P1",
-            goal_seconds=60,
-            calendar=services.BusinessCalendar.always(timezone="UTC"),
-            at=datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")),
-        )
+        timer = _timer("x", 60)
     assert due_work_sweep() == 1
     assert broker.do_qsize("default") == 1
     # the actor, as the worker would run it in acme
@@ -102,35 +108,56 @@ def test_the_sweep_sends_due_timers_to_their_schema_and_the_actor_breaches(acme)
     broker.flush("default")
 
 
-def test_two_sweeps_at_once_never_double_fire(acme):
-    with schema_context("acme"):
-        timer = services.timer_start(
-            subject_type="alert",
-            subject_id="y",
-            metric="acknowledge",
-            priority="P1",
-            goal_seconds=60,
-            calendar=services.BusinessCalendar.always(timezone="UTC"),
-            at=datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")),
-        )
-        # both deliveries of the same due row reach the actor
-        services.timer_due(timer_id=timer.pk)
-        services.timer_due(timer_id=timer.pk)
-        assert list(timer.events.values_list("kind", flat=True)).count("breached") == 1
-        assert list(timer.events.values_list("kind", flat=True)).count("warned") == 3
+def test_two_sweeps_and_two_deliveries_at_once_never_double_fire(committed_customer, django_db_blocker):
+    """Real concurrency: threads with their own database connections, on committed data."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    tenant = committed_customer
+    with django_db_blocker.unblock(), schema_context(tenant.schema):
+        timers = [_timer(f"c{i}", 60) for i in range(20)]  # all due (January 1st)
+    broker = dramatiq.get_broker()
+    broker.flush("default")
+
+    def in_thread(fn):
+        def run(*args):
+            try:
+                with django_db_blocker.unblock():
+                    return fn(*args)
+            finally:
+                connection.close()
+
+        return run
+
+    # when: two schedulers sweep at the same moment
+    with ThreadPoolExecutor(2) as pool:
+        fired = list(pool.map(in_thread(lambda _: due_work_sweep()), range(2)))
+    # then: every due row was handed over exactly once
+    assert sum(fired) == 20
+    assert broker.do_qsize("default") == 20
+    broker.flush("default")
+
+    # when: the same timer's message is delivered twice, processed at the same moment
+    def deliver(timer_id):
+        with schema_context(tenant.schema):
+            return services.timer_due(timer_id=timer_id)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(in_thread(deliver), [t.pk for t in timers] * 2))
+    # then: one breach and three warnings per timer, never more
+    with django_db_blocker.unblock(), schema_context(tenant.schema):
+        from mdr.sla.models import SlaTimerEvent
+
+        counts = {}
+        for kind in SlaTimerEvent.objects.values_list("kind", flat=True):
+            counts[kind] = counts.get(kind, 0) + 1
+        assert counts == {"started": 20, "warned": 60, "breached": 20}
 
 
 def test_recompute_command_proves_state_and_flags_tampering(acme):
     with schema_context("acme"):
-        timer = services.timer_start(
-            subject_type="alert",
-            subject_id="z",
-            metric="resolve",
-            priority="P2",
-            goal_seconds=3600,
-            calendar=services.BusinessCalendar.always(timezone="UTC"),
-            at=datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")),
-        )
+        timer = _timer("z", 3600, metric="resolve")
     out = StringIO()
     call_command("sla_recompute", "acme", "--timer", str(timer.pk), stdout=out)
     assert json.loads(out.getvalue())["consistent"] is True
@@ -176,15 +203,7 @@ def test_provider_api_policies_calendars_and_manual_pause(acme):
     )
     assert ok.status_code == 201
     with schema_context("acme"):
-        timer = services.timer_start(
-            subject_type="alert",
-            subject_id="m",
-            metric="acknowledge",
-            priority="P1",
-            goal_seconds=600,
-            calendar=services.BusinessCalendar.always(timezone="UTC"),
-            at=datetime.now(ZoneInfo("UTC")),
-        )
+        timer = _timer("m", 600, at=datetime.now(ZoneInfo("UTC")))
     no_reason = client.post(f"{base}/timers/{timer.pk}/pause", {}, content_type="application/json")
     assert no_reason.status_code == 400 and "reason" in no_reason.json()
     paused = client.post(
