@@ -623,3 +623,45 @@ def test_elapsed_matches_a_minute_grid_oracle(cal, anchor, shift, steps):
     expected = [oracle_working(cal, t) for t in grid]
     assert flags == expected
     assert worked == sum(expected) * STEP
+
+
+def test_europe_london_dst_days_and_a_business_day_across_the_change():
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from mdr.sla.calendar import BusinessCalendar
+
+    london = ZoneInfo("Europe/London")
+    always = BusinessCalendar.always(timezone="Europe/London")
+    # 2026-03-29 (spring forward, 01:00 -> 02:00) lasts 23 h; 2026-10-25 (fall back) 25 h
+    assert always.elapsed(datetime(2026, 3, 29, tzinfo=london), datetime(2026, 3, 30, tzinfo=london)) == timedelta(
+        hours=23
+    )
+    assert always.elapsed(datetime(2026, 10, 25, tzinfo=london), datetime(2026, 10, 26, tzinfo=london)) == timedelta(
+        hours=25
+    )
+    # 9-17 weekdays: Friday 16:00 + 2 h lands Monday 10:00 across the spring change (wall clock kept)
+    office = BusinessCalendar(timezone="Europe/London", weekly_hours={d: [("09:00", "17:00")] for d in range(5)})
+    assert office.add(datetime(2026, 3, 27, 16, 0, tzinfo=london), timedelta(hours=2)) == datetime(
+        2026, 3, 30, 10, 0, tzinfo=london
+    )
+    assert date(2026, 3, 30).weekday() == 0
+
+
+def test_leap_day_is_an_ordinary_working_day_unless_closed():
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from mdr.sla.calendar import BusinessCalendar
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    weekdays = {d: [("09:00", "18:00")] for d in range(5)}
+    cal = BusinessCalendar(timezone="Asia/Tokyo", weekly_hours=weekdays)
+    # 2028-02-29 is a Tuesday: Monday 17:00 + 2 h = Tuesday (the leap day) 10:00
+    assert cal.add(datetime(2028, 2, 28, 17, 0, tzinfo=tokyo), timedelta(hours=2)) == datetime(
+        2028, 2, 29, 10, 0, tzinfo=tokyo
+    )
+    closed = BusinessCalendar(timezone="Asia/Tokyo", weekly_hours=weekdays, extra_holidays=[date(2028, 2, 29)])
+    assert closed.add(datetime(2028, 2, 28, 17, 0, tzinfo=tokyo), timedelta(hours=2)) == datetime(
+        2028, 3, 1, 10, 0, tzinfo=tokyo
+    )
