@@ -523,11 +523,14 @@ ALERT_METRICS = ("acknowledge", "resolve")
 
 def alert_timers_start(*, alerts: list, policy: SlaPolicy, coverage: BusinessCalendar, timezone_name: str) -> int:
     """Start the alert-level timers (acknowledge, resolve) of in-scope alerts, per the policy's targets for
-    each alert's priority. Clocks start at the alert's arrival; outside coverage the calendar holds them until
-    the next window. Idempotent (an open timer is kept)."""
+    each alert's priority. Clocks start at the alert's arrival, or at the next coverage window when it arrived
+    outside coverage hours. Idempotent (an open timer is kept)."""
     targets = {(t.priority, t.metric): t for t in policy.targets.select_related("calendar")}
     started = 0
     for alert in alerts:
+        # Outside the contract's coverage hours the clock starts when the next coverage window opens, whatever
+        # calendar the target then runs on (a 24x7 target still waits for the service to be on duty).
+        start_at = coverage.next_working(alert.received_at)
         for metric in ALERT_METRICS:
             target = targets.get((alert.priority, metric))
             if target is None:
@@ -539,7 +542,7 @@ def alert_timers_start(*, alerts: list, policy: SlaPolicy, coverage: BusinessCal
                 priority=alert.priority,
                 goal_seconds=target.goal_seconds,
                 calendar=target_calendar(target, coverage=coverage, timezone_name=timezone_name),
-                at=alert.received_at,
+                at=start_at,
                 policy=policy,
                 warning_thresholds=policy.warning_thresholds,
             )

@@ -214,3 +214,27 @@ def test_provider_api_policies_calendars_and_manual_pause(acme):
         client.post(f"{base}/timers/{timer.pk}/resume", {}, content_type="application/json").json()["state"]
         == "running"
     )
+
+
+def test_outside_coverage_a_24x7_clock_starts_when_coverage_opens(acme):
+    from mdr.alerts.models import Alert
+    from mdr.sla.calendar import BusinessCalendar
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    coverage = BusinessCalendar(timezone="Asia/Tokyo", weekly_hours={d: [("09:00", "18:00")] for d in range(5)})
+    with schema_context("acme"):
+        policy = services.policy_create(
+            actor=ACTOR, name="p", targets=[{"priority": "P2", "metric": "acknowledge", "goal_minutes": 60}]
+        )
+        saturday_night = Alert(
+            pk="01900000-0000-7000-8000-000000000001",
+            priority="P2",
+            received_at=datetime(2026, 11, 21, 23, 0, tzinfo=tokyo),
+        )
+        services.alert_timers_start(
+            alerts=[saturday_night], policy=policy, coverage=coverage, timezone_name="Asia/Tokyo"
+        )
+        timer = SlaTimer.objects.get(subject_id=str(saturday_night.pk))
+        # Monday 2026-11-23 is a holiday only in a JP-holiday calendar; this coverage has none: Monday 09:00
+        assert timer.started_at == datetime(2026, 11, 23, 9, 0, tzinfo=tokyo)
+        assert timer.deadline == datetime(2026, 11, 23, 10, 0, tzinfo=tokyo)  # the target itself is 24x7

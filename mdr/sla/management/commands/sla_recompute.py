@@ -32,14 +32,18 @@ class Command(BaseCommand):
                 problems = timer_verify(timer=timer)
                 replayed = timer_replay(timer=timer)
                 bad += bool(problems)
-                self.stdout.write(json.dumps({
-                    "timer": timer.pk,
-                    "state": replayed.state,
-                    "elapsed_business_seconds": round(replayed.elapsed_business_seconds, 3),
-                    "deadline": replayed.deadline.isoformat() if replayed.deadline else None,
-                    "breached_at": replayed.breached_at.isoformat() if replayed.breached_at else None,
-                    "consistent": not problems,
-                    "problems": problems,
-                }))
+                self.stdout.write(
+                    json.dumps(
+                        {
+                            "timer": timer.pk,
+                            "state": replayed.state,
+                            "elapsed_business_seconds": round(replayed.elapsed_business_seconds, 3),
+                            "deadline": replayed.deadline.isoformat() if replayed.deadline else None,
+                            "breached_at": replayed.breached_at.isoformat() if replayed.breached_at else None,
+                            "consistent": not problems,
+                            "problems": problems,
+                        }
+                    )
+                )
         if bad:
             raise CommandError(f"{bad} timer(s) differ from their history")
