@@ -26,8 +26,12 @@ test: venv
 migrate: venv
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(SERVICES) $(PY) manage.py migrate_all
 
+# Benchmarks (not part of `make test`): each prints its figures and ends with one JSON line.
 bench: venv
 	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/provision.py
+	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/ingest.py
+	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/scope.py
+	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/sla.py
 
 lint: venv
 	$(PY) -m ruff check .
