@@ -250,7 +250,13 @@ def test_the_sweep_hands_due_silence_checks_to_the_worker_once(acme):
         due_work_schedule(kind="scope_logsource_check", ref="custom", due_at=past)
         due_work_schedule(kind="scope_logsource_check", ref="later", due_at=past + timedelta(hours=2))
     assert due_work_sweep() == 1
-    assert broker.do_qsize("default") == 1
+    assert broker.do_qsize("default") == 1  # one fan-out message
     assert due_work_sweep() == 0  # idempotent: the fired row is gone, the future one waits
     assert list(DueWork.objects.filter(schema_name="acme").values_list("ref", flat=True)) == ["later"]
+    # the fan-out sends acme's handler its refs, stamped with acme
+    from mdr.jobs.services import due_work_dispatch
+
+    broker.flush("default")
+    assert due_work_dispatch(items=[["acme", "scope_logsource_check", "custom"]]) == 1
+    assert broker.do_qsize("default") == 1
     broker.flush("default")

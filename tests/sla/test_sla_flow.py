@@ -100,7 +100,7 @@ def test_the_sweep_sends_due_timers_to_their_schema_and_the_actor_breaches(acme)
     with schema_context("acme"):
         from mdr.sla.tasks import sla_timer_due
 
-        sla_timer_due.fn(str(timer.pk))
+        sla_timer_due.fn([str(timer.pk)])
         timer.refresh_from_db()
         assert timer.breached_at == datetime(2026, 1, 1, 0, 1, tzinfo=ZoneInfo("UTC"))
     assert not DueWork.objects.filter(ref=str(timer.pk)).exists()
@@ -133,9 +133,9 @@ def test_two_sweeps_and_two_deliveries_at_once_never_double_fire(committed_custo
     # when: two schedulers sweep at the same moment
     with ThreadPoolExecutor(2) as pool:
         fired = list(pool.map(in_thread(lambda _: due_work_sweep()), range(2)))
-    # then: every due row was handed over exactly once
+    # then: every due row was handed over exactly once (one fan-out message per scheduler that found rows)
     assert sum(fired) == 20
-    assert broker.do_qsize("default") == 20
+    assert broker.do_qsize("default") == sum(1 for f in fired if f)
     broker.flush("default")
 
     # when: the same timer's message is delivered twice, processed at the same moment
