@@ -105,8 +105,8 @@ FANOUT_CHUNK = 1000
 
 
 def due_work_sweep(*, limit: int = 20_000) -> int:
-    """Claim and delete every due row in one statement (an indexed ``SELECT ... FOR UPDATE SKIP LOCKED`` inside a
-    ``DELETE ... RETURNING``) and hand them to the fan-out actor in chunks; returns how many were handed over.
+    """Claim every due row (one indexed ``SELECT ... FOR UPDATE SKIP LOCKED``), hand them to the fan-out actor in
+    chunks, and delete them in one statement; returns how many were handed over.
 
     Runs in the scheduler and stays set-based: one Redis message per 1,000 due rows whatever the number of
     customers; the fan-out actor (a worker) sends each customer its own message, in its own schema. If Redis
@@ -117,16 +117,18 @@ def due_work_sweep(*, limit: int = 20_000) -> int:
     from mdr.jobs.tasks import duework_fanout
 
     with transaction.atomic(), connection.cursor() as cursor:
-        # Claim and remove in one statement (raw SQL: Django's delete() would re-read the rows for signals).
-        # If a send below fails, the transaction rolls back and the rows are due again.
         cursor.execute(
-            "DELETE FROM jobs_duework WHERE id IN (SELECT id FROM jobs_duework WHERE due_at <= now() "
-            "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING schema_name, kind, ref",
+            "SELECT id, schema_name, kind, ref FROM jobs_duework WHERE due_at <= now() "
+            "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED",
             [limit],
         )
         rows = cursor.fetchall()
+        if not rows:
+            return 0
         for start in range(0, len(rows), FANOUT_CHUNK):
-            duework_fanout.send([list(row) for row in rows[start : start + FANOUT_CHUNK]])
+            duework_fanout.send([[schema, kind, ref] for _, schema, kind, ref in rows[start : start + FANOUT_CHUNK]])
+        # Raw SQL on purpose: Django's delete() would fetch the rows again to run delete signals.
+        cursor.execute("DELETE FROM jobs_duework WHERE id = ANY(%s)", [[row[0] for row in rows]])
     return len(rows)
 
 
