@@ -568,6 +568,7 @@ def alerts_classify(alerts: list) -> None:
         return
     revision = inventory_revision()
     versions: dict[int, ContractVersion] = {}
+    calendars: dict[int, BusinessCalendar] = {}
     unknown: dict[str, tuple[str, datetime, datetime, int]] = {}
     for alert in alerts:
         version = _cached_version(versions, alert)
@@ -582,7 +583,9 @@ def alerts_classify(alerts: list) -> None:
         alert.criticality = verdict.criticality or ""
         alert.remediation_allowed = verdict.remediation_allowed
         alert.contract_version_id = version.pk
-        alert.in_coverage = coverage_calendar(version).is_working(alert.observed_at)
+        if version.pk not in calendars:
+            calendars[version.pk] = coverage_calendar(version)
+        alert.in_coverage = calendars[version.pk].is_working(alert.observed_at)
         for identifier in verdict.unknown_identifiers:
             kind = "ip" if _is_ip(identifier) else "host"
             _, first, last, n = unknown.get(identifier, (kind, alert.observed_at, alert.observed_at, 0))
@@ -611,30 +614,36 @@ def _is_ip(value: str) -> bool:
 
 
 def _record_drift(unknown: dict[str, tuple[str, datetime, datetime, int]]) -> None:
+    """Count unknown hosts/IPs (one upsert for the batch) and open drift items that reached the threshold."""
     if not unknown:
         return
-    threshold = settings.MDR_DRIFT_THRESHOLD
-    now = _now()
+    items = sorted(unknown.items())
     with connection.cursor() as cursor:
-        for identifier, (kind, first, last, n) in sorted(unknown.items()):
-            cursor.execute(
-                "INSERT INTO scope_unknownasset (identifier, kind, first_seen_at, last_seen_at, occurrences, status) "
-                "VALUES (%s, %s, %s, %s, %s, 'watching') ON CONFLICT (identifier) DO UPDATE SET "
-                "first_seen_at = LEAST(scope_unknownasset.first_seen_at, EXCLUDED.first_seen_at), "
-                "last_seen_at = GREATEST(scope_unknownasset.last_seen_at, EXCLUDED.last_seen_at), "
-                "occurrences = scope_unknownasset.occurrences + EXCLUDED.occurrences",
-                [identifier[:255], kind, first, last, n],
-            )
+        cursor.execute(
+            "INSERT INTO scope_unknownasset (identifier, kind, first_seen_at, last_seen_at, occurrences, status) "
+            "SELECT i, k, f, l, n, 'watching' FROM unnest(%s::text[], %s::text[], %s::timestamptz[], "
+            "%s::timestamptz[], %s::int[]) AS t(i, k, f, l, n) ON CONFLICT (identifier) DO UPDATE SET "
+            "first_seen_at = LEAST(scope_unknownasset.first_seen_at, EXCLUDED.first_seen_at), "
+            "last_seen_at = GREATEST(scope_unknownasset.last_seen_at, EXCLUDED.last_seen_at), "
+            "occurrences = scope_unknownasset.occurrences + EXCLUDED.occurrences",
+            [
+                [identifier[:255] for identifier, _ in items],
+                [kind for _, (kind, *_rest) in items],
+                [first for _, (_k, first, _l, _n) in items],
+                [last for _, (_k, _f, last, _n) in items],
+                [n for _, (*_x, n) in items],
+            ],
+        )
     opened = UnknownAsset.objects.filter(
-        identifier__in=list(unknown), status=DriftStatus.WATCHING, occurrences__gte=threshold
-    ).update(status=DriftStatus.OPEN, drift_opened_at=now)
+        identifier__in=[i for i, _ in items], status=DriftStatus.WATCHING, occurrences__gte=settings.MDR_DRIFT_THRESHOLD
+    ).update(status=DriftStatus.OPEN, drift_opened_at=_now())
     if opened:
         log.info("scope.drift.opened", extra={"schema": connection.schema_name, "count": opened})
 
 
 def _apply_entitlements(in_scope: list, versions: dict[int, ContractVersion]) -> None:
-    """Meter hosts against endpoint/server entitlements (first in-scope alert of a host in a month counts it)
-    and apply the over-limit policy to alerts of hosts beyond the limit."""
+    """Meter hosts against endpoint/server entitlements (the first in-scope alert of a host in a month counts it)
+    and apply the over-limit policy to alerts of hosts beyond the limit. Set-based: a few queries per batch."""
     if not in_scope:
         return
     ents = {
@@ -643,56 +652,77 @@ def _apply_entitlements(in_scope: list, versions: dict[int, ContractVersion]) ->
     }
     if not ents:
         return
-    kinds = dict(
-        Asset.objects.filter(hostname__in={h for a in in_scope for h in a.hosts}).values_list("hostname", "kind")
-    )
+    hosts = {h for a in in_scope for h in a.hosts}
+    kinds = dict(Asset.objects.filter(hostname__in=hosts).values_list("hostname", "kind"))
+    # (alert, host, month, kind, metric, entitlement) for every metered host of every alert, in alert order
+    wanted = []
     for alert in in_scope:
         version = versions[alert.contract_version_id]
-        tz = ZoneInfo(version.timezone)
-        local = alert.observed_at.astimezone(tz)
+        local = alert.observed_at.astimezone(ZoneInfo(version.timezone))
         month = date(local.year, local.month, 1)
         for host in alert.hosts:
             kind = kinds.get(host, AssetKind.ENDPOINT)
             metric = "servers" if kind == AssetKind.SERVER else "endpoints"
             ent = ents.get((version.pk, metric))
-            if ent is None:
-                continue
-            metered = _meter_host(month=month, host=host, kind=kind, seen=alert.observed_at, ent=ent, metric=metric)
-            if not metered.over_limit:
-                continue
-            policy = ent.over_limit_policy
-            note = f"; {metric} over entitlement ({ent.limit} + {ent.tolerance_pct}%): {policy}"
-            if policy == OverLimitPolicy.NOTIFY_ONLY:
-                alert.scope_status = "over_quota"
-                alert.scope_reason = (
-                    f"host {host} is beyond the {metric} entitlement of {ent.limit} "
-                    f"(+{ent.tolerance_pct}%) this month: notify only"
-                )[:500]
-            elif policy == OverLimitPolicy.RESTRICT_ACTIONS:
+            if ent is not None:
+                wanted.append((alert, host, month, kind, metric, ent))
+    metered = _meter_hosts(wanted)
+    for alert, host, month, _kind, metric, ent in wanted:
+        if not metered[(month, host)] or alert.scope_status != "in_scope":
+            continue
+        policy = ent.over_limit_policy
+        if policy == OverLimitPolicy.NOTIFY_ONLY:
+            alert.scope_status = "over_quota"
+            alert.scope_reason = (
+                f"host {host} is beyond the {metric} entitlement of {ent.limit} "
+                f"(+{ent.tolerance_pct}%) this month: notify only"
+            )[:500]
+        else:
+            if policy == OverLimitPolicy.RESTRICT_ACTIONS:
                 alert.remediation_allowed = False
+            note = f"; {metric} over entitlement ({ent.limit} + {ent.tolerance_pct}%): {policy}"
+            if note not in alert.scope_reason:
                 alert.scope_reason = (alert.scope_reason + note)[:500]
-            else:
-                alert.scope_reason = (alert.scope_reason + note)[:500]
-            break
 
 
-def _meter_host(*, month: date, host: str, kind: str, seen: datetime, ent: Entitlement, metric: str) -> MeteredHost:
-    existing = MeteredHost.objects.filter(month=month, hostname=host).first()
-    if existing is not None:
-        return existing
-    # Serialise metering per month so two workers cannot both take the last place under the limit.
+def _meter_hosts(wanted: list) -> dict[tuple[date, str], bool]:
+    """Over-limit flag of every (month, host) in ``wanted``: known ones read in one query; new ones counted in,
+    in order, under a per-month advisory lock so two workers cannot both take the last place under the limit."""
+    keys = {(month, host) for _, host, month, *_ in wanted}
+    months = {m for m, _ in keys}
+    result = {
+        (m, h): over
+        for m, h, over in MeteredHost.objects.filter(month__in=months, hostname__in={h for _, h in keys}).values_list(
+            "month", "hostname", "over_limit"
+        )
+        if (m, h) in keys
+    }
+    new = [(a, h, m, k, metric, e) for a, h, m, k, metric, e in wanted if (m, h) not in result]
+    if not new:
+        return result
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"scope:meter:{month}"])
-    kind_filter = {"kind": AssetKind.SERVER} if metric == "servers" else {}
-    counted = MeteredHost.objects.filter(month=month, over_limit=False, **kind_filter)
-    if metric == "endpoints":
-        counted = counted.exclude(kind=AssetKind.SERVER)
-    ceiling = ent.limit * (1 + ent.tolerance_pct / 100)
-    over = counted.count() + 1 > ceiling
-    metered, _ = MeteredHost.objects.get_or_create(
-        month=month, hostname=host, defaults={"kind": kind, "first_seen_at": seen, "over_limit": over}
-    )
-    return metered
+        for month in sorted({m for _, _, m, *_ in new}):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"scope:meter:{month}"])
+    counts: dict[tuple[date, str], int] = {}
+    for month, counted_kind in MeteredHost.objects.filter(
+        month__in={m for _, _, m, *_ in new}, over_limit=False
+    ).values_list("month", "kind"):
+        key = (month, "servers" if counted_kind == AssetKind.SERVER else "endpoints")
+        counts[key] = counts.get(key, 0) + 1
+    rows = []
+    for alert, host, month, kind, metric, ent in new:
+        if (month, host) in result:
+            continue
+        ceiling = ent.limit * (1 + ent.tolerance_pct / 100)
+        over = counts.get((month, metric), 0) + 1 > ceiling
+        if not over:
+            counts[(month, metric)] = counts.get((month, metric), 0) + 1
+        result[(month, host)] = over
+        rows.append(
+            MeteredHost(month=month, hostname=host, kind=kind, first_seen_at=alert.observed_at, over_limit=over)
+        )
+    MeteredHost.objects.bulk_create(rows, ignore_conflicts=True)
+    return result
 
 
 def _record_log_sources(alerts: list, versions: dict[int, ContractVersion]) -> None:

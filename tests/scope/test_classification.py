@@ -151,6 +151,19 @@ def test_over_limit_notify_only_is_over_quota(acme):
     assert sorted(a.scope_status for a in alerts) == ["in_scope", "in_scope", "over_quota"]
     over = next(a for a in alerts if a.scope_status == "over_quota")
     assert "beyond the endpoints entitlement" in over.scope_reason
+    # a later batch: hosts already counted stay within, the over-limit one stays over, a new one is over too
+    now = datetime.now(ZoneInfo("UTC")).isoformat()
+    later = ingest_and_process(
+        acme,
+        [
+            native(10 + i, hosts=[h], ips=["10.0.0.1"], observed_at=now)
+            for i, h in enumerate([*(a.hosts[0] for a in alerts), "web01-new.corp"])
+        ],
+    )
+    by_host = {a.hosts[0]: a.scope_status for a in later}
+    assert by_host["web01-new.corp"] == "over_quota"
+    assert sorted(by_host[a.hosts[0]] for a in alerts) == ["in_scope", "in_scope", "over_quota"]
+    assert by_host[over.hosts[0]] == "over_quota"
 
 
 def test_over_limit_restrict_actions_stays_in_scope_without_remediation(acme):
