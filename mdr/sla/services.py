@@ -524,27 +524,85 @@ ALERT_METRICS = ("acknowledge", "resolve")
 def alert_timers_start(*, alerts: list, policy: SlaPolicy, coverage: BusinessCalendar, timezone_name: str) -> int:
     """Start the alert-level timers (acknowledge, resolve) of in-scope alerts, per the policy's targets for
     each alert's priority. Clocks start at the alert's arrival, or at the next coverage window when it arrived
-    outside coverage hours. Idempotent (an open timer is kept)."""
+    outside coverage hours. Idempotent (an open timer is kept). Set-based: a handful of statements per batch
+    (timers, their ``started`` events, the due-work and queue index rows), whatever its size."""
+    from mdr.jobs.models import DueWork
+
     targets = {(t.priority, t.metric): t for t in policy.targets.select_related("calendar")}
-    started = 0
-    for alert in alerts:
+    calendars = {key: target_calendar(t, coverage=coverage, timezone_name=timezone_name) for key, t in targets.items()}
+    specs = {key: cal.to_dict() for key, cal in calendars.items()}
+    wanted = [(alert, metric) for alert in alerts for metric in ALERT_METRICS if (alert.priority, metric) in targets]
+    if not wanted:
+        return 0
+    existing = set(
+        SlaTimer.objects.filter(
+            subject_type="alert", subject_id__in={str(a.pk) for a, _ in wanted}, state__in=OPEN_STATES
+        ).values_list("subject_id", "metric")
+    )
+    thresholds = policy.warning_thresholds
+    timers = []
+    for alert, metric in wanted:
+        if (str(alert.pk), metric) in existing:
+            continue
+        key = (alert.priority, metric)
         # Outside the contract's coverage hours the clock starts when the next coverage window opens, whatever
         # calendar the target then runs on (a 24x7 target still waits for the service to be on duty).
         start_at = coverage.next_working(alert.received_at)
-        for metric in ALERT_METRICS:
-            target = targets.get((alert.priority, metric))
-            if target is None:
-                continue
-            timer_start(
+        goal = targets[key].goal_seconds
+        timers.append(
+            SlaTimer(
                 subject_type="alert",
                 subject_id=str(alert.pk),
                 metric=metric,
                 priority=alert.priority,
-                goal_seconds=target.goal_seconds,
-                calendar=target_calendar(target, coverage=coverage, timezone_name=timezone_name),
-                at=start_at,
                 policy=policy,
-                warning_thresholds=policy.warning_thresholds,
+                goal_seconds=goal,
+                calendar_spec=specs[key],
+                warning_thresholds=thresholds,
+                state=TimerState.RUNNING,
+                started_at=start_at,
+                resumed_at=start_at,
+                deadline=calendars[key].add(start_at, timedelta(seconds=goal)),
             )
-            started += 1
-    return started
+        )
+    if not timers:
+        return 0
+    with transaction.atomic():
+        SlaTimer.objects.bulk_create(timers)
+        SlaTimerEvent.objects.bulk_create(
+            SlaTimerEvent(
+                timer=t,
+                kind=EventKind.STARTED,
+                at=t.started_at,
+                data={"goal_seconds": t.goal_seconds, "priority": t.priority, "calendar": t.calendar_spec},
+            )
+            for t in timers
+        )
+        schema = connection.schema_name
+        due = []
+        for timer in timers:
+            cal = calendars[(timer.priority, timer.metric)]
+            instants = [at for _, at in _warning_instants(timer, cal)] + [timer.deadline]
+            due.append(DueWork(schema_name=schema, kind=DUE_ACTOR, ref=str(timer.pk), due_at=min(instants)))
+        DueWork.objects.bulk_create(
+            due, update_conflicts=True, unique_fields=["schema_name", "kind", "ref"], update_fields=["due_at"]
+        )
+        TimerIndex.objects.bulk_create(
+            [
+                TimerIndex(
+                    schema_name=schema,
+                    timer_id=t.pk,
+                    subject_type=t.subject_type,
+                    subject_id=t.subject_id,
+                    metric=t.metric,
+                    priority=t.priority,
+                    deadline=t.deadline,
+                    breached=False,
+                )
+                for t in timers
+            ],
+            update_conflicts=True,
+            unique_fields=["schema_name", "timer_id"],
+            update_fields=["deadline", "breached", "priority"],
+        )
+    return len(timers)

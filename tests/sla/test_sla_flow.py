@@ -17,7 +17,7 @@ from mdr.jobs.models import DueWork, TimerIndex
 from mdr.jobs.services import due_work_sweep
 from mdr.sla import services
 from mdr.sla.models import SlaTimer
-from tests.alerts.test_ingest_api import native
+from tests.alerts.test_ingest_api import native, post
 from tests.conftest import login
 from tests.factories import UserFactory
 from tests.scope.helpers import ACTOR, new_version
@@ -238,3 +238,55 @@ def test_outside_coverage_a_24x7_clock_starts_when_coverage_opens(acme):
         # Monday 2026-11-23 is a holiday only in a JP-holiday calendar; this coverage has none: Monday 09:00
         assert timer.started_at == datetime(2026, 11, 23, 9, 0, tzinfo=tokyo)
         assert timer.deadline == datetime(2026, 11, 23, 10, 0, tzinfo=tokyo)  # the target itself is 24x7
+
+
+def test_processing_a_batch_costs_the_same_queries_for_10_or_200_alerts(acme):
+    """No per-alert queries in the pipeline: classification, metering, drift, log sources and SLA timers."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from mdr.alerts.services import alert_batch_process
+    from mdr.jobs.models import Outbox
+
+    with schema_context("acme"):
+        policy = _policy()
+        new_version(
+            items=ITEMS,
+            terms={"sla_policy_id": policy.pk},
+            entitlements=[
+                {
+                    "metric": "endpoints",
+                    "limit": "1000",
+                    "tolerance_pct": "0",
+                    "measurement": "unique_in_month",
+                    "over_limit_policy": "notify_only",
+                }
+            ],
+        )
+    now = datetime.now(ZoneInfo("UTC")).isoformat()
+
+    def run(start: int, n: int) -> int:
+        # two thirds in scope through the 10.0.0.0/8 rule (distinct hosts, metered), one third unknown (drift)
+        items = [
+            native(
+                start + i,
+                hosts=[f"h{start + i}.corp"],
+                ips=[f"10.1.{(start + i) // 250}.{(start + i) % 250}"],
+                severity="critical",
+                observed_at=now,
+            )
+            if i % 3
+            else native(start + i, hosts=[f"ghost-{start + i}"], ips=[], severity="critical", observed_at=now)
+            for i in range(n)
+        ]
+        body = post(acme, items).json()
+        with schema_context("acme"):
+            outbox = Outbox.objects.get(payload__alert_ids=[a["id"] for a in body["alerts"]])
+            with CaptureQueriesContext(connection) as queries:
+                assert alert_batch_process(outbox_id=outbox.pk) == "done"
+        return len(queries)
+
+    small, large = run(0, 10), run(1000, 200)
+    assert large <= small + 2, (small, large)
+    with schema_context("acme"):
+        assert SlaTimer.objects.count() == 2 * (6 + 133)  # the in-scope two thirds, acknowledge and resolve
