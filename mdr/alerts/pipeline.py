@@ -47,11 +47,20 @@ def _severity_band(severity_id: int) -> str:
 
 
 def priority_step(alerts: list[Alert]) -> None:
-    """Severity x criticality for alerts the SOC works (in scope, unknown asset at medium); P4 for the rest."""
+    """Severity x criticality for alerts the SOC works (in scope, unknown asset at medium); P4 for the rest. The
+    matrix is the contract version's own when it sets one, else PRIORITY_MATRIX."""
+    from mdr.scope.models import ContractVersion
+
+    matrices = dict(
+        ContractVersion.objects.filter(pk__in={a.contract_version_id for a in alerts if a.contract_version_id})
+        .exclude(priority_matrix={})
+        .values_list("pk", "priority_matrix")
+    )
     for alert in alerts:
         if alert.scope_status in WORKED_SCOPE:
             criticality = alert.criticality if alert.scope_status == "in_scope" and alert.criticality else "medium"
-            alert.priority = PRIORITY_MATRIX[_severity_band(alert.severity_id)][criticality]
+            matrix = matrices.get(alert.contract_version_id, PRIORITY_MATRIX)
+            alert.priority = matrix[_severity_band(alert.severity_id)][criticality]
         else:
             alert.priority = Priority.P4
 

@@ -57,6 +57,8 @@ class VersionSerializer(serializers.Serializer):
     response_mode = serializers.CharField()
     timezone = serializers.CharField()
     coverage = serializers.JSONField()
+    priority_matrix = serializers.JSONField()
+    sla_policy_id = serializers.IntegerField(allow_null=True)
     report_recipients = serializers.ListField(child=serializers.CharField())
     report_language = serializers.CharField()
     change_note = serializers.CharField()
@@ -72,6 +74,8 @@ class VersionDetailSerializer(VersionSerializer):
 
 class TermsSerializer(serializers.Serializer):
     service_tier = serializers.CharField(required=False, max_length=50)
+    priority_matrix = serializers.JSONField(required=False)
+    sla_policy_id = serializers.IntegerField(required=False, allow_null=True)
     response_mode = serializers.CharField(required=False)
     timezone = serializers.CharField(required=False)
     coverage = serializers.JSONField(required=False)

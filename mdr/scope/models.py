@@ -58,6 +58,9 @@ class ContractVersion(models.Model):
     coverage = models.JSONField(default=dict, help_text="BusinessCalendar.to_dict(); empty means 24x7")
     sla_policy_id = models.PositiveIntegerField(null=True, blank=True, help_text="filled by the SLA engine")
     escalation_matrix_id = models.PositiveIntegerField(null=True, blank=True, help_text="filled by escalation")
+    priority_matrix = models.JSONField(
+        default=dict, blank=True, help_text="{severity band: {criticality: P1-P4}}; empty = the default matrix"
+    )
     report_recipients = ArrayField(models.EmailField(), default=list, blank=True)
     report_language = models.CharField(max_length=2, default="ja")
     change_note = models.TextField(blank=True)

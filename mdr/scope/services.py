@@ -130,8 +130,27 @@ def _validate_terms(terms: dict) -> dict:
     for name in ("service_tier", "change_note"):
         if name in terms:
             clean[name] = str(terms[name])[: 50 if name == "service_tier" else 5000]
+    if "priority_matrix" in terms:
+        matrix = terms["priority_matrix"] or {}
+        bands, levels = ("critical", "high", "medium", "low"), ("critical", "high", "medium", "low")
+        if matrix and (
+            not isinstance(matrix, dict)
+            or set(matrix) != set(bands)
+            or any(not isinstance(row, dict) or set(row) != set(levels) for row in matrix.values())
+            or any(v not in ("P1", "P2", "P3", "P4") for row in matrix.values() for v in row.values())
+        ):
+            errors["priority_matrix"] = (
+                "{severity band: {criticality: P1-P4}} with bands and criticalities critical, high, medium, low"
+            )
+        else:
+            clean["priority_matrix"] = matrix
     if "report_recipients" in terms:
         clean["report_recipients"] = [str(r).strip() for r in terms["report_recipients"] or [] if str(r).strip()]
+    if terms.get("sla_policy_id") is not None:
+        from mdr.sla.models import SlaPolicy
+
+        if not SlaPolicy.objects.filter(pk=terms["sla_policy_id"]).exists():
+            errors["sla_policy_id"] = f"no SLA policy {terms['sla_policy_id']}"
     for name in ("sla_policy_id", "escalation_matrix_id"):
         if name in terms:
             clean[name] = terms[name]
@@ -154,6 +173,7 @@ def version_draft_create(
         fields = {}
         if base is not None:
             for name in (
+                "priority_matrix",
                 "service_tier",
                 "response_mode",
                 "timezone",

@@ -423,6 +423,37 @@ def timer_due(*, timer_id: int, now: datetime | None = None) -> TickResult | Non
     return TickResult(warned=tuple(warned), breached=breached)
 
 
+def timers_retarget(*, actor: Actor, policy: SlaPolicy, at: datetime | None = None) -> int:
+    """The audited exception to "a policy edit never changes running timers": move the open timers of older
+    versions of ``policy``'s name to its goals (keeping start and elapsed, as a priority change does).
+    Returns how many timers changed."""
+    at = at or timezone.now()
+    goals = {(t.priority, t.metric): t.goal_seconds for t in policy.targets.all()}
+    changed = 0
+    with transaction.atomic():
+        older = SlaTimer.objects.filter(
+            policy__name=policy.name, policy__version__lt=policy.version, state__in=OPEN_STATES
+        ).select_related("policy")
+        for timer in older:
+            goal = goals.get((timer.priority, timer.metric))
+            if goal is None:
+                continue
+            reason = f"policy {policy.name} v{timer.policy.version} -> v{policy.version}: audited recompute"
+            timer = timer_change_goal(
+                timer=timer, priority=timer.priority, goal_seconds=goal, at=at, reason=reason, actor=actor
+            )
+            SlaTimer.objects.filter(pk=timer.pk).update(policy=policy)
+            changed += 1
+        audit_record(
+            actor=actor,
+            action="sla.timers.retarget",
+            target_type="sla_policy",
+            target_id=policy.pk,
+            data={"name": policy.name, "version": policy.version, "timers": changed},
+        )
+    return changed
+
+
 # ---- history ---------------------------------------------------------------------------------------------
 
 

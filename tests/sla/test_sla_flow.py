@@ -290,3 +290,22 @@ def test_processing_a_batch_costs_the_same_queries_for_10_or_200_alerts(acme):
     assert large <= small + 2, (small, large)
     with schema_context("acme"):
         assert SlaTimer.objects.count() == 2 * (6 + 133)  # the in-scope two thirds, acknowledge and resolve
+
+
+def test_a_contract_sets_its_own_priority_matrix(acme):
+    from mdr.scope import services as scope_services
+
+    everything_p4 = {
+        band: {c: "P4" for c in ("critical", "high", "medium", "low")} for band in ("critical", "high", "medium", "low")
+    }
+    with schema_context("acme"):
+        new_version(items=ITEMS, terms={"priority_matrix": everything_p4})
+        try:
+            new_version(terms={"priority_matrix": {"critical": {"high": "P0"}}})
+        except scope_services.ScopeError as exc:
+            assert exc.field == "priority_matrix"
+        else:
+            raise AssertionError("bad matrix accepted")
+    now = datetime.now(ZoneInfo("UTC")).isoformat()
+    (alert,) = ingest_and_process(acme, [native(1, hosts=["web01"], ips=[], severity="critical", observed_at=now)])
+    assert alert.priority == "P4"

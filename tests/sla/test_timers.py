@@ -189,3 +189,22 @@ def test_events_are_the_whole_story(acme):
         assert timer.breached_at == t(19, 11, 45)
         assert timer.events.get(kind=EventKind.PAUSED).data == {"reason": "awaiting customer"}
         assert services.timer_verify(timer=timer) == []
+
+
+def test_an_audited_recompute_moves_running_timers_to_the_new_policy(acme):
+    from mdr.audit.models import AuditEvent
+
+    with schema_context("acme"):
+        v1 = services.policy_create(
+            actor=ACTOR, name="gold", targets=[{"priority": "P2", "metric": "acknowledge", "goal_minutes": 60}]
+        )
+        timer = start(60, policy=v1)
+        v2 = services.policy_create(
+            actor=ACTOR, name="gold", targets=[{"priority": "P2", "metric": "acknowledge", "goal_minutes": 30}]
+        )
+        assert services.timers_retarget(actor=ACTOR, policy=v2, at=t(19, 10, 10)) == 1
+        timer.refresh_from_db()
+        assert (timer.goal_seconds, timer.policy_id, timer.deadline) == (1800, v2.pk, t(19, 10, 30))
+        assert "audited recompute" in timer.events.get(kind="goal_changed").data["reason"]
+        assert AuditEvent.objects.get(action="sla.timers.retarget").data["timers"] == 1
+        assert services.timer_verify(timer=timer) == []
