@@ -233,6 +233,8 @@ MDR_INGEST_MAX_DEPTH = env.int("MDR_INGEST_MAX_DEPTH", default=32)
 MDR_INGEST_RATE_PER_SECOND = env.float("MDR_INGEST_RATE_PER_SECOND", default=50.0)
 MDR_INGEST_BURST = env.int("MDR_INGEST_BURST", default=200)
 MDR_IDEMPOTENCY_TTL_HOURS = env.int("MDR_IDEMPOTENCY_TTL_HOURS", default=24)
+# On average one keyed request in this many also deletes the customer's expired idempotency records.
+MDR_IDEMPOTENCY_PRUNE_EVERY = env.int("MDR_IDEMPOTENCY_PRUNE_EVERY", default=100)
 # Outbox relay: re-send unsent work after this many seconds, and sent-but-unprocessed work after the second.
 MDR_OUTBOX_RESEND_AFTER_SECONDS = env.int("MDR_OUTBOX_RESEND_AFTER_SECONDS", default=10)
 MDR_OUTBOX_REDELIVER_AFTER_SECONDS = env.int("MDR_OUTBOX_REDELIVER_AFTER_SECONDS", default=600)

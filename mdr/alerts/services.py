@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -278,6 +279,13 @@ def alert_ingest(
                     ],
                 )
                 won = cursor.fetchone() is not None
+                if won and secrets.randbelow(settings.MDR_IDEMPOTENCY_PRUNE_EVERY) == 0:
+                    # Now and then, drop expired records of this customer (indexed on created_at): storage stays
+                    # bounded without a periodic job that would loop over every customer.
+                    cursor.execute(
+                        "DELETE FROM alerts_idempotencyrecord WHERE created_at < now() - make_interval(hours => %s)",
+                        [settings.MDR_IDEMPOTENCY_TTL_HOURS],
+                    )
             if not won:
                 # A concurrent request with the same key committed first: ours never happened, theirs is the answer.
                 transaction.set_rollback(True)

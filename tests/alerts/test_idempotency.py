@@ -44,3 +44,24 @@ def test_key_too_long_is_refused(acme):
     response = post(acme, [native(1)], HTTP_IDEMPOTENCY_KEY="x" * 300)
     assert response.status_code == 400
     assert "Idempotency-Key" in json.loads(response.content)["errors"]
+
+
+def test_expired_keys_are_pruned_and_can_be_reused(acme, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mdr.alerts.models import IdempotencyRecord
+
+    # given: a record older than the TTL
+    settings.MDR_IDEMPOTENCY_PRUNE_EVERY = 1  # prune on every keyed request
+    post(acme, [native(1)], HTTP_IDEMPOTENCY_KEY="old")
+    with schema_context("acme"):
+        IdempotencyRecord.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=25))
+    # when: another keyed request arrives, and the old key is used again with another body
+    post(acme, [native(2)], HTTP_IDEMPOTENCY_KEY="new")
+    with schema_context("acme"):
+        assert set(IdempotencyRecord.objects.values_list("key", flat=True)) == {"new"}
+    reused = post(acme, [native(3)], HTTP_IDEMPOTENCY_KEY="old")
+    # then: an expired key is a new request, not a conflict
+    assert reused.status_code == 202 and "Idempotent-Replayed" not in reused
