@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from mdr.alerts import api as alerts_api
 from mdr.console import views as console
 from mdr.scope import api as scope_api
 from mdr.sla import api as sla_api
@@ -81,5 +82,10 @@ urlpatterns = [
         "api/provider/customers/<slug:slug>/sla/timers/<int:timer_id>/<str:action>",
         sla_api.TimerPauseApi.as_view(),
         name="api-sla-timer-action",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/alerts/<str:alert_id>/<str:action>",
+        alerts_api.AlertTriageApi.as_view(),
+        name="api-alert-triage",
     ),
 ]

@@ -26,6 +26,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "alert.read_any": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST, Role.ACCOUNT_MANAGER}),
     "contract.manage": frozenset({Role.PROVIDER_ADMIN}),
     "sla.operate": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST}),
+    "alert.triage": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST}),
     # customer side (customer schema)
     "portal.view": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "user.list": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),

@@ -29,6 +29,7 @@ from mdr.alerts.parsing import BodyError, Limits, parse_body, read_body
 from mdr.alerts.selectors import DEFAULT_PAGE, MAX_PAGE, FilterError, alert_filters_from_params, alert_get, alert_list
 from mdr.alerts.services import IdempotencyConflict, IdempotencyRequest, alert_ingest
 from mdr.audit.services import Actor, audit_record
+from mdr.core.provider_api import ProviderCustomerApi
 from mdr.core.ratelimit import rate_limit_take
 from tenants.selectors import customer_get
 
@@ -78,8 +79,13 @@ class AlertListSerializer(serializers.Serializer):
     last_seen_at = serializers.DateTimeField()
     status = serializers.CharField()
     scope_status = serializers.CharField()
+    scope_reason = serializers.CharField()
     priority = serializers.CharField()
     incident_id = serializers.UUIDField(allow_null=True)
+    assignee = serializers.CharField()
+    classification = serializers.CharField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
 
     def get_severity(self, alert) -> str:
         return SEVERITY_LABELS[alert.severity_id]
@@ -282,4 +288,54 @@ class AlertDetailApi(_TenantReadMixin, APIView):
                     target_type="alert",
                     target_id=alert.pk,
                 )
+            return Response(AlertDetailSerializer(alert).data)
+
+
+class AlertTriageApi(ProviderCustomerApi):
+    """Provider analysts act on one alert of a customer: acknowledge, assign, classify, comment, reopen."""
+
+    write_capability = "alert.triage"
+    ACTIONS = ("acknowledge", "assign", "classify", "comment", "reopen")
+
+    class InputSerializer(serializers.Serializer):
+        assignee = serializers.CharField(required=False, allow_blank=True, max_length=200)
+        classification = serializers.CharField(required=False)
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+        text = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+        close = serializers.BooleanField(required=False, default=True)
+
+    @extend_schema(request=InputSerializer, responses=AlertDetailSerializer)
+    def post(self, request, slug: str, alert_id: str, action: str):
+        from mdr.alerts import triage
+
+        if action not in self.ACTIONS:
+            raise NotFound(f"Unknown action; one of {', '.join(self.ACTIONS)}.")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = data.validated_data
+        actor = Actor.from_request(request)
+        with self.customer(slug):
+            alert = alert_get(alert_id=alert_id)
+            if alert is None:
+                raise NotFound("No such alert.")
+            try:
+                if action == "acknowledge":
+                    alert = triage.alert_acknowledge(alert=alert, actor=actor)
+                elif action == "assign":
+                    alert = triage.alert_assign(alert=alert, assignee=args.get("assignee", ""), actor=actor)
+                elif action == "classify":
+                    alert = triage.alert_classify(
+                        alert=alert,
+                        classification=args.get("classification", ""),
+                        reason=args.get("reason", ""),
+                        close=args["close"],
+                        actor=actor,
+                    )
+                elif action == "comment":
+                    triage.alert_comment(alert=alert, text=args.get("text", ""), actor=actor)
+                    alert.refresh_from_db()
+                else:
+                    alert = triage.alert_reopen(alert=alert, reason=args.get("reason", ""), actor=actor)
+            except triage.TriageError as exc:
+                raise ValidationError({exc.field: [exc.message]}) from None
             return Response(AlertDetailSerializer(alert).data)

@@ -78,6 +78,12 @@ class Alert(models.Model):
     incident_id = models.UUIDField(null=True, blank=True)
     api_key_public_id = models.CharField(max_length=16, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Columns added after ingest's INSERT was written carry database defaults, so the set-based writers (which
+    # name their columns) keep working.
+    assignee = models.CharField(max_length=200, blank=True, default="", db_default="")
+    classification = models.CharField(max_length=24, blank=True, default="", db_default="")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-observed_at", "-id"]
@@ -109,3 +115,27 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Classification(models.TextChoices):
+    TRUE_POSITIVE = "true_positive", "True positive"
+    BENIGN_TRUE_POSITIVE = "benign_true_positive", "Benign true positive"
+    FALSE_POSITIVE = "false_positive", "False positive"
+    DUPLICATE = "duplicate", "Duplicate"
+
+
+class AlertActivity(models.Model):
+    """What people did to an alert (acknowledge, assign, classify, comment, close, reopen): its history."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="activity")
+    kind = models.CharField(max_length=16)
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=200)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["alert", "at", "id"]
+        indexes = [models.Index(fields=["alert", "at"], name="alerts_activity_alert_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.actor}"
