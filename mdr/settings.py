@@ -58,6 +58,7 @@ TENANT_APPS = [
     "mdr.alerts",  # the customer's alerts and ingest idempotency records
     "mdr.scope",  # contracts and scope
     "mdr.sla",  # SLA policies, timers and their history, stored calendars
+    "mdr.incidents",  # incidents, correlation rules, timelines
     "mdr.portal",  # customer portal pages; no tables
 ]
 

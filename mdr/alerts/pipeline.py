@@ -5,7 +5,7 @@ normalise (done at ingest) -> scope -> priority -> SLA -> correlation -> escalat
 Each step takes the batch of alerts (locked, unprocessed rows of the current customer schema) and changes
 them in memory or writes its own records; ``run_pipeline`` then saves the fields the steps own and marks the
 alerts processed, all in the caller's transaction. A step must be idempotent: a batch can be delivered again.
-Correlation and escalation are identity steps until incidents exist (issue 6).
+Escalation is an identity step until the escalation matrix exists (issue 6, second part).
 """
 
 from __future__ import annotations
@@ -89,7 +89,10 @@ def sla_step(alerts: list[Alert]) -> None:
 
 
 def correlation_step(alerts: list[Alert]) -> None:
-    """Identity until incidents exist (issue 6)."""
+    """Group worked alerts into incidents by the customer's correlation rules (mdr.incidents)."""
+    from mdr.incidents.services import alerts_correlate
+
+    alerts_correlate(alerts)
 
 
 def escalation_step(alerts: list[Alert]) -> None:
