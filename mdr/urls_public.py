@@ -4,6 +4,7 @@ from django.urls import path
 
 from mdr.alerts import api as alerts_api
 from mdr.console import views as console
+from mdr.incidents import api as incidents_api
 from mdr.scope import api as scope_api
 from mdr.sla import api as sla_api
 from mdr.urls_common import api_docs
@@ -87,5 +88,20 @@ urlpatterns = [
         "api/provider/customers/<slug:slug>/alerts/<str:alert_id>/<str:action>",
         alerts_api.AlertTriageApi.as_view(),
         name="api-alert-triage",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/incidents",
+        incidents_api.ProviderIncidentsApi.as_view(),
+        name="api-incidents",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/incidents/<str:incident_id>",
+        incidents_api.ProviderIncidentApi.as_view(),
+        name="api-incident",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/incidents/<str:incident_id>/<str:action>",
+        incidents_api.ProviderIncidentApi.as_view(),
+        name="api-incident-action",
     ),
 ]

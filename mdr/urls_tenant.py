@@ -3,6 +3,7 @@
 from django.urls import path
 
 from mdr.accounts import api as accounts_api
+from mdr.incidents import api as incidents_api
 from mdr.portal import views as portal
 from mdr.scope import api as scope_api
 from mdr.urls_common import api_docs
@@ -16,5 +17,7 @@ urlpatterns = [
     path("access-log/", portal.access_log, name="portal-access-log"),
     path("api/v1/users", accounts_api.UserListApi.as_view(), name="api-users"),
     path("api/v1/contract", scope_api.CustomerContractApi.as_view(), name="api-my-contract"),
+    path("api/v1/incidents", incidents_api.CustomerIncidentsApi.as_view(), name="api-my-incidents"),
+    path("api/v1/incidents/<str:incident_id>", incidents_api.CustomerIncidentsApi.as_view(), name="api-my-incident"),
     path("contract/", portal.contract, name="portal-contract"),
 ]
