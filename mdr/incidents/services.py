@@ -416,4 +416,15 @@ def incident_split(*, incident: Incident, alerts: list[Alert], title: str, actor
         raise IncidentError("reason", "a split needs a reason")
     if not alerts or any(a.incident_id != incident.pk for a in alerts):
         raise IncidentError("alerts", "the alerts to split off must belong to this incident")
-    return incident_create(actor=actor, title=title, alerts=alerts)
+    with transaction.atomic():
+        new = incident_create(actor=actor, title=title, alerts=alerts)
+        _event(
+            incident,
+            "split",
+            actor,
+            timezone.now(),
+            text=reason.strip()[:2000],
+            into=str(new.pk),
+            alert_ids=[str(a.pk) for a in alerts],
+        )
+    return new

@@ -174,5 +174,6 @@ def test_notes_merge_split(scoped):
         )
         merged.refresh_from_db()
         assert (split.alert_count, merged.alert_count) == (2, 1)
+        assert merged.timeline.get(kind="split").text == "different actor"
         with pytest.raises(services.IncidentError):
             services.incident_split(incident=merged, alerts=db_alerts, title="x", actor=ANALYST, reason="again")
