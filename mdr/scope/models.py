@@ -95,9 +95,6 @@ class Criticality(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
-CRITICALITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-
-
 class ScopeKind(models.TextChoices):
     HOST = "host", "Host name (exact or glob)"
     NETWORK = "network", "IP network (CIDR)"

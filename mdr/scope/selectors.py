@@ -56,15 +56,6 @@ def version_for_alert(*, at: datetime) -> ContractVersion | None:
     return version
 
 
-def versions_in_force_between(*, start: datetime, end: datetime) -> list[ContractVersion]:
-    """Every published version in force at some instant of [start, end), oldest first."""
-    return list(
-        ContractVersion.objects.filter(status=VersionStatus.PUBLISHED, valid_from__lt=end)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=start))
-        .order_by("valid_from")
-    )
-
-
 def coverage_calendar(version: ContractVersion) -> BusinessCalendar:
     """The version's coverage hours (24x7 when none are set)."""
     if not version.coverage:
@@ -118,10 +109,6 @@ def compiled_scope(*, version: ContractVersion, revision: int | None = None) -> 
     while len(_MATCHERS) > _MATCHER_CACHE_SIZE:
         _MATCHERS.popitem(last=False)
     return matcher
-
-
-def asset_list() -> QuerySet[Asset]:
-    return Asset.objects.order_by("hostname")
 
 
 def degradation_list(*, open_only: bool = False) -> QuerySet[CoverageDegradation]:

@@ -208,3 +208,15 @@ def test_an_audited_recompute_moves_running_timers_to_the_new_policy(acme):
         assert "audited recompute" in timer.events.get(kind="goal_changed").data["reason"]
         assert AuditEvent.objects.get(action="sla.timers.retarget").data["timers"] == 1
         assert services.timer_verify(timer=timer) == []
+
+
+def test_cancel_stops_the_clock_without_meeting_it(acme):
+    with schema_context("acme"):
+        timer = start(60)
+        timer = services.timer_cancel(
+            timer=timer, at=t(19, 10, 20), reason="alert merged into an incident", actor=ACTOR
+        )
+        assert (timer.state, timer.deadline, timer.elapsed_business_seconds) == ("cancelled", None, 1200)
+        assert not DueWork.objects.filter(schema_name="acme", ref=str(timer.pk)).exists()
+        assert services.timer_cancel(timer=timer, at=t(19, 11), reason="again", actor=ACTOR).state == "cancelled"
+        assert services.timer_verify(timer=timer) == []
