@@ -59,6 +59,7 @@ TENANT_APPS = [
     "mdr.scope",  # contracts and scope
     "mdr.sla",  # SLA policies, timers and their history, stored calendars
     "mdr.incidents",  # incidents, correlation rules, timelines
+    "mdr.escalations",  # contacts, escalation matrix, deliveries, acknowledgements
     "mdr.portal",  # customer portal pages; no tables
 ]
 
@@ -240,6 +241,9 @@ MDR_IDEMPOTENCY_PRUNE_EVERY = env.int("MDR_IDEMPOTENCY_PRUNE_EVERY", default=100
 MDR_OUTBOX_RESEND_AFTER_SECONDS = env.int("MDR_OUTBOX_RESEND_AFTER_SECONDS", default=10)
 MDR_OUTBOX_REDELIVER_AFTER_SECONDS = env.int("MDR_OUTBOX_REDELIVER_AFTER_SECONDS", default=600)
 MDR_JOB_MAX_ATTEMPTS = env.int("MDR_JOB_MAX_ATTEMPTS", default=5)
+# Outbound webhooks to private/loopback addresses are refused unless this is on (tests and closed networks only).
+MDR_WEBHOOK_ALLOW_PRIVATE = env.bool("MDR_WEBHOOK_ALLOW_PRIVATE", default=False)
+MDR_ACK_LINK_HOURS = env.int("MDR_ACK_LINK_HOURS", default=72)
 # An unknown host or IP seen this many times in alerts becomes an open "inventory drift" item.
 MDR_DRIFT_THRESHOLD = env.int("MDR_DRIFT_THRESHOLD", default=5)
 

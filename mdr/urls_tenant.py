@@ -3,6 +3,7 @@
 from django.urls import path
 
 from mdr.accounts import api as accounts_api
+from mdr.escalations import views as escalation_views
 from mdr.incidents import api as incidents_api
 from mdr.portal import views as portal
 from mdr.scope import api as scope_api
@@ -20,4 +21,5 @@ urlpatterns = [
     path("api/v1/incidents", incidents_api.CustomerIncidentsApi.as_view(), name="api-my-incidents"),
     path("api/v1/incidents/<str:incident_id>", incidents_api.CustomerIncidentsApi.as_view(), name="api-my-incident"),
     path("contract/", portal.contract, name="portal-contract"),
+    path("ack/<str:token>", escalation_views.acknowledge, name="escalation-ack"),
 ]

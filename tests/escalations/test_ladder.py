@@ -1,0 +1,170 @@
+"""The escalation ladder with an injected clock, a real SMTP server and a real webhook receiver; acknowledgement
+by one-time link (once, not after expiry, not tampered)."""
+
+import email
+from datetime import UTC, datetime, timedelta
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from django_tenants.utils import schema_context
+
+from mdr.audit.services import Actor
+from mdr.escalations import services, webhook
+from mdr.escalations.models import Contact, Delivery
+from mdr.incidents.models import Incident
+from mdr.jobs.models import DueWork
+from mdr.sla.calendar import BusinessCalendar
+from mdr.sla.models import SlaTimer
+from mdr.sla.services import timer_start
+from tests.escalations.test_notice_email import Inbox
+from tests.escalations.test_webhook import Receiver
+from tests.live import free_port
+
+ACTOR = Actor(type="provider_staff", name="analyst#7")
+T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def smtp(settings):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def ladder(acme, smtp, settings):
+    settings.MDR_WEBHOOK_ALLOW_PRIVATE = True
+    secret = webhook.secret_generate()
+    receiver = Receiver(secret)
+    with schema_context("acme"):
+        lead = Contact.objects.create(name="CSIRT lead", email="lead@acme.example", language="ja")
+        duty = Contact.objects.create(
+            name="24/7 duty", email="duty@acme.example", language="en", webhook_url=receiver.url, webhook_secret=secret
+        )
+        matrix = services.matrix_publish(
+            actor=ACTOR,
+            rules=[
+                {
+                    "min_priority": "P2",
+                    "repeat": 1,
+                    "levels": [
+                        {"contacts": [lead.pk], "channels": ["email"], "wait_minutes": 15},
+                        {"contacts": [duty.pk], "channels": ["email", "webhook"], "wait_minutes": 10},
+                    ],
+                },
+            ],
+        )
+        incident = Incident.objects.create(title="Ransomware on WS-01", severity_id=5, priority="P1")
+        notify = timer_start(
+            subject_type="incident",
+            subject_id=str(incident.pk),
+            metric="notify",
+            priority="P1",
+            goal_seconds=1800,
+            calendar=BusinessCalendar.always(timezone="UTC"),
+            at=T0,
+        )
+    yield {"incident": incident, "matrix": matrix, "receiver": receiver, "inbox": smtp, "notify": notify}
+    receiver.close()
+
+
+def _ack_link(raw: bytes) -> str:
+    text = email.message_from_bytes(raw, policy=policy.default).get_body(preferencelist=("plain",)).get_content()
+    line = next(line for line in text.splitlines() if "/ack/" in line)
+    assert "http://acme.mdr.test:8000/ack/" in line  # absolute, on the customer's own domain
+    return line.split("/ack/", 1)[1].strip()
+
+
+def test_level_two_only_after_level_ones_wait_then_repeat_then_unreachable(ladder):
+    with schema_context("acme"):
+        escalation = services.escalation_start(incident=ladder["incident"], actor=ACTOR, now=T0)
+        # level 0: the lead by e-mail, received by the real SMTP server; the notify clock is met by the receipt
+        assert [rcpt for rcpt, _ in ladder["inbox"].messages] == [["lead@acme.example"]]
+        assert SlaTimer.objects.get(pk=ladder["notify"].pk).state == "met"
+        due = DueWork.objects.get(schema_name="acme", ref=str(escalation.pk))
+        assert due.due_at == T0 + timedelta(minutes=15)
+        # the wait passes: level 1, e-mail and signed webhook
+        assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(minutes=15)) == "next_level"
+        assert ladder["inbox"].messages[-1][0] == ["duty@acme.example"]
+        assert len(ladder["receiver"].accepted) == 1 and ladder["receiver"].rejected == 0
+        # repeat once (level 0, 1 again), then unreachable
+        assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(minutes=25)) == "next_level"
+        assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(minutes=40)) == "next_level"
+        assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(minutes=50)) == "unreachable"
+        assert ladder["incident"].timeline.filter(kind="customer_unreachable").exists()
+        assert [(d.level, d.cycle, d.channel, d.ok) for d in Delivery.objects.order_by("id")] == [
+            (0, 0, "email", True),
+            (1, 0, "email", True),
+            (1, 0, "webhook", True),
+            (0, 1, "email", True),
+            (1, 1, "email", True),
+            (1, 1, "webhook", True),
+        ]
+        assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(hours=2)) == "stopped"
+
+
+def test_acknowledgement_by_link_stops_the_ladder_once(ladder, acme):
+    with schema_context("acme"):
+        escalation = services.escalation_start(incident=ladder["incident"], actor=ACTOR, now=T0)
+    token = _ack_link(ladder["inbox"].messages[0][1])
+    client = acme.client()
+    page = client.get(f"/ack/{token}")
+    assert page.status_code == 200 and "Acknowledge" in page.content.decode()  # GET never acknowledges
+    done = client.post(f"/ack/{token}")
+    assert done.status_code == 200 and "ack-done" in done.content.decode()
+    again = client.post(f"/ack/{token}")
+    assert again.status_code == 410 and "already used" in again.content.decode()
+    tampered = client.post(f"/ack/{token[:-2]}xx")
+    assert tampered.status_code == 410
+    with schema_context("acme"):
+        escalation.refresh_from_db()
+        assert (escalation.state, escalation.acknowledged_by, escalation.ack_channel) == (
+            "acknowledged",
+            "CSIRT lead",
+            "link",
+        )
+        assert not DueWork.objects.filter(schema_name="acme", ref=str(escalation.pk)).exists()
+        assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(minutes=15)) == "stopped"
+        assert ladder["incident"].timeline.get(kind="customer_acknowledged").visibility == "customer"
+
+
+def test_expired_link_is_refused(ladder):
+    with schema_context("acme"):
+        services.escalation_start(incident=ladder["incident"], actor=ACTOR, now=T0 - timedelta(days=10))
+        token = _ack_link(ladder["inbox"].messages[0][1])
+        with pytest.raises(services.EscalationError, match="expired"):
+            services.escalation_acknowledge_token(token=token, ip="127.0.0.1")
+
+
+def test_the_matrix_version_in_force_is_kept_and_validated(ladder):
+    with schema_context("acme"):
+        escalation = services.escalation_start(incident=ladder["incident"], actor=ACTOR, now=T0)
+        contact = Contact.objects.first()
+        newer = services.matrix_publish(
+            actor=ACTOR,
+            rules=[
+                {"min_priority": "P1", "levels": [{"contacts": [contact.pk], "channels": ["email"], "wait_minutes": 5}]}
+            ],
+        )
+        escalation.refresh_from_db()
+        assert escalation.matrix_id == ladder["matrix"].pk and newer.version == ladder["matrix"].version + 1
+        with pytest.raises(services.EscalationError) as err:
+            services.matrix_publish(
+                actor=ACTOR,
+                rules=[
+                    {
+                        "min_priority": "P1",
+                        "levels": [{"contacts": [contact.pk], "channels": ["pigeon"], "wait_minutes": 5}],
+                    }
+                ],
+            )
+        assert err.value.field == "rules[0].levels[0].channels"
+        with pytest.raises(services.EscalationError):
+            services.escalation_start(incident=ladder["incident"], actor=ACTOR, now=T0)  # one running at a time
