@@ -105,7 +105,7 @@ class ProviderIncidentsApi(ProviderCustomerApi):
 class ProviderIncidentApi(ProviderCustomerApi):
     write_capability = "alert.triage"
     read_capability = "alert.read_any"
-    ACTIONS = ("transition", "priority", "note", "merge", "split")
+    ACTIONS = ("transition", "priority", "note", "merge", "split", "escalate")
 
     class ActionSerializer(serializers.Serializer):
         to = serializers.CharField(required=False)
@@ -158,6 +158,8 @@ class ProviderIncidentApi(ProviderCustomerApi):
                     incident = services.incident_merge(
                         source=incident, target=_get(args.get("target", "")), reason=args.get("reason", ""), actor=actor
                     )
+                elif action == "escalate":
+                    incident = _escalate(incident, actor)
                 else:
                     alerts = list(Alert.objects.filter(pk__in=args.get("alert_ids") or []))
                     incident = services.incident_split(
@@ -170,6 +172,21 @@ class ProviderIncidentApi(ProviderCustomerApi):
             except services.IncidentError as exc:
                 raise ValidationError({exc.field: [exc.message]}) from None
             return Response(_detail(incident, customer_view=False))
+
+
+def _escalate(incident: Incident, actor: Actor) -> Incident:
+    """Start the escalation ladder and mark the incident escalated."""
+    from mdr.escalations.services import EscalationError, escalation_start
+
+    try:
+        escalation = escalation_start(incident=incident, actor=actor)
+    except EscalationError as exc:
+        raise ValidationError({exc.field: [exc.message]}) from None
+    if escalation is None:
+        raise ValidationError({"priority": [f"no escalation rule covers priority {incident.priority}"]})
+    if incident.state != "escalated":
+        incident = services.incident_transition(incident=incident, to="escalated", actor=actor)
+    return incident
 
 
 class CustomerIncidentsApi(APIView):

@@ -168,3 +168,22 @@ def test_the_matrix_version_in_force_is_kept_and_validated(ladder):
         assert err.value.field == "rules[0].levels[0].channels"
         with pytest.raises(services.EscalationError):
             services.escalation_start(incident=ladder["incident"], actor=ACTOR, now=T0)  # one running at a time
+
+
+def test_analyst_escalates_over_the_api(ladder):
+    from django.conf import settings
+    from django.test import Client
+
+    from mdr.accounts.models import Role
+    from tests.conftest import login
+    from tests.factories import UserFactory
+
+    UserFactory(username="an3", role=Role.ANALYST)
+    client = Client(HTTP_HOST=settings.MDR_BASE_DOMAIN)
+    login(client, "an3", "correct horse battery staple")
+    response = client.post(f"/api/provider/customers/acme/incidents/{ladder['incident'].pk}/escalate")
+    assert response.status_code == 200, response.content
+    assert response.json()["state"] == "escalated"
+    assert [rcpt for rcpt, _ in ladder["inbox"].messages] == [["lead@acme.example"]]
+    again = client.post(f"/api/provider/customers/acme/incidents/{ladder['incident'].pk}/escalate")
+    assert again.status_code == 400 and "incident" in again.json()
