@@ -20,6 +20,11 @@ urlpatterns = [
     path("api/v1/contract", scope_api.CustomerContractApi.as_view(), name="api-my-contract"),
     path("api/v1/incidents", incidents_api.CustomerIncidentsApi.as_view(), name="api-my-incidents"),
     path("api/v1/incidents/<str:incident_id>", incidents_api.CustomerIncidentsApi.as_view(), name="api-my-incident"),
+    path(
+        "api/v1/incidents/<str:incident_id>/acknowledge",
+        incidents_api.CustomerIncidentAcknowledgeApi.as_view(),
+        name="api-my-incident-ack",
+    ),
     path("contract/", portal.contract, name="portal-contract"),
     path("ack/<str:token>", escalation_views.acknowledge, name="escalation-ack"),
 ]

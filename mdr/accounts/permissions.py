@@ -34,6 +34,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "audit.view": frozenset({Role.CUSTOMER_ADMIN}),
     "alert.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "contract.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
+    "incident.acknowledge": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT}),
 }
 
 # capability -> API key scopes that hold it
@@ -42,6 +43,7 @@ SCOPE_CAPABILITIES: dict[str, frozenset[str]] = {
     "alert.read": frozenset({"read"}),
     "user.list": frozenset({"read"}),
     "contract.read": frozenset({"read"}),
+    "incident.acknowledge": frozenset({"read"}),
     "whoami": frozenset({"ingest", "read"}),
 }
 

@@ -292,3 +292,18 @@ def _acknowledge(escalation_id, *, by: str, channel: str, ip: str | None, now: d
             data={"channel": channel},
         )
     return escalation
+
+
+def escalation_acknowledge_incident(
+    *, incident_id, by: str, channel: str, ip: str | None, now: datetime | None = None
+) -> Escalation:
+    """Acknowledge the running escalation of an incident from the portal or the API (a logged-in customer user or
+    a customer key); the same effect as the link."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        escalation = Escalation.objects.filter(incident_id=incident_id).order_by("-started_at").first()
+        if escalation is None:
+            raise EscalationError("incident", "this incident has not been escalated")
+        if escalation.state != EscalationState.RUNNING:
+            raise EscalationError("incident", f"the escalation is {escalation.state}")
+        return _acknowledge(escalation.pk, by=by, channel=channel, ip=ip, now=now)

@@ -202,3 +202,26 @@ class CustomerIncidentsApi(APIView):
         if incident_id:
             return Response(_detail(_get(incident_id), customer_view=True))
         return Response(IncidentSerializer(Incident.objects.order_by("-created_at")[:200], many=True).data)
+
+
+class CustomerIncidentAcknowledgeApi(APIView):
+    """The customer acknowledges an escalated incident (CSIRT/admin users, or a key with scope ``read``)."""
+
+    permission_classes = [HasCapability]
+    required_capability = "incident.acknowledge"
+
+    @extend_schema(request=None, responses={200: IncidentSerializer})
+    def post(self, request, incident_id: str):
+        from mdr.escalations.services import EscalationError, escalation_acknowledge_incident
+
+        if connection.schema_name == "public":
+            raise PermissionDenied("Use your customer domain.")
+        incident = _get(incident_id)
+        who = str(request.user) if not hasattr(request.user, "username") else request.user.username
+        try:
+            escalation_acknowledge_incident(
+                incident_id=incident.pk, by=who, channel="api", ip=request.META.get("REMOTE_ADDR")
+            )
+        except EscalationError as exc:
+            raise ValidationError({exc.field: [exc.message]}) from None
+        return Response(_detail(incident, customer_view=True))

@@ -187,3 +187,30 @@ def test_analyst_escalates_over_the_api(ladder):
     assert [rcpt for rcpt, _ in ladder["inbox"].messages] == [["lead@acme.example"]]
     again = client.post(f"/api/provider/customers/acme/incidents/{ladder['incident'].pk}/escalate")
     assert again.status_code == 400 and "incident" in again.json()
+
+
+def test_customer_acknowledges_by_api_and_viewers_cannot(ladder, acme):
+    from mdr.accounts.models import Role
+    from tests.conftest import login
+    from tests.factories import UserFactory
+
+    with schema_context("acme"):
+        escalation = services.escalation_start(incident=ladder["incident"], actor=ACTOR, now=T0)
+        UserFactory(username="viewer5", role=Role.VIEWER)
+        UserFactory(username="csirt5", role=Role.CSIRT)
+    url = f"/api/v1/incidents/{ladder['incident'].pk}/acknowledge"
+    viewer, csirt = acme.client(), acme.client()
+    login(viewer, "viewer5", "correct horse battery staple")
+    login(csirt, "csirt5", "correct horse battery staple")
+    assert viewer.post(url).status_code == 403
+    done = csirt.post(url)
+    assert done.status_code == 200
+    assert any(e["kind"] == "customer_acknowledged" for e in done.json()["timeline"])
+    assert csirt.post(url).status_code == 400  # already acknowledged
+    with schema_context("acme"):
+        escalation.refresh_from_db()
+        assert (escalation.state, escalation.acknowledged_by, escalation.ack_channel) == (
+            "acknowledged",
+            "csirt5",
+            "api",
+        )
