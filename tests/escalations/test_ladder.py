@@ -214,3 +214,23 @@ def test_customer_acknowledges_by_api_and_viewers_cannot(ladder, acme):
             "csirt5",
             "api",
         )
+
+
+def test_fire_drill_goes_through_the_real_path(ladder):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from mdr.escalations.models import Escalation
+
+    out = StringIO()
+    call_command("fire_drill", "acme", "--auto-ack", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["ok"] is True
+    assert [s[0] for s in report["steps"]] == ["ingest", "processing", "incident", "delivery", "acknowledgement"]
+    assert all(ms >= 0 for _, ms, _ in report["steps"])
+    ((_rcpt, raw),) = ladder["inbox"].messages
+    assert "FIRE DRILL" in email.message_from_bytes(raw, policy=policy.default)["Subject"]
+    with schema_context("acme"):
+        assert Escalation.objects.get().state == "acknowledged"
