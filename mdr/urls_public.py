@@ -4,6 +4,7 @@ from django.urls import path
 
 from mdr.alerts import api as alerts_api
 from mdr.console import views as console
+from mdr.escalations import api as escalations_api
 from mdr.incidents import api as incidents_api
 from mdr.scope import api as scope_api
 from mdr.sla import api as sla_api
@@ -103,5 +104,11 @@ urlpatterns = [
         "api/provider/customers/<slug:slug>/incidents/<str:incident_id>/<str:action>",
         incidents_api.ProviderIncidentApi.as_view(),
         name="api-incident-action",
+    ),
+    path("api/provider/customers/<slug:slug>/contacts", escalations_api.ContactsApi.as_view(), name="api-contacts"),
+    path(
+        "api/provider/customers/<slug:slug>/escalation-matrix",
+        escalations_api.MatrixApi.as_view(),
+        name="api-escalation-matrix",
     ),
 ]

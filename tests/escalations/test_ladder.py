@@ -234,3 +234,41 @@ def test_fire_drill_goes_through_the_real_path(ladder):
     assert "FIRE DRILL" in email.message_from_bytes(raw, policy=policy.default)["Subject"]
     with schema_context("acme"):
         assert Escalation.objects.get().state == "acknowledged"
+
+
+def test_provider_sets_contacts_and_matrix_over_http(acme):
+    from django.conf import settings
+    from django.test import Client
+
+    from mdr.accounts.models import Role
+    from tests.conftest import login
+    from tests.factories import UserFactory
+
+    UserFactory(username="pa3", role=Role.PROVIDER_ADMIN)
+    client = Client(HTTP_HOST=settings.MDR_BASE_DOMAIN)
+    login(client, "pa3", "correct horse battery staple")
+    base = "/api/provider/customers/acme"
+    created = client.post(
+        f"{base}/contacts",
+        {
+            "name": "Lead",
+            "email": "lead@acme.example",
+            "language": "en",
+            "webhook_url": "https://hooks.acme.example/mdr",
+        },
+        content_type="application/json",
+    )
+    assert created.status_code == 201 and created.json()["webhook_secret"].startswith("whsec_")
+    assert "webhook_secret" not in client.get(f"{base}/contacts").json()[0]  # shown once only
+    bad = client.post(
+        f"{base}/escalation-matrix", {"rules": [{"min_priority": "P1", "levels": []}]}, content_type="application/json"
+    )
+    assert bad.status_code == 400 and "rules[0].levels" in bad.json()
+    rules = [
+        {
+            "min_priority": "P2",
+            "levels": [{"contacts": [created.json()["id"]], "channels": ["email"], "wait_minutes": 15}],
+        }
+    ]
+    ok = client.post(f"{base}/escalation-matrix", {"rules": rules}, content_type="application/json")
+    assert ok.status_code == 201 and client.get(f"{base}/escalation-matrix").json()["version"] == ok.json()["version"]
