@@ -111,4 +111,9 @@ urlpatterns = [
         escalations_api.MatrixApi.as_view(),
         name="api-escalation-matrix",
     ),
+    path(
+        "api/provider/customers/<slug:slug>/contacts/<int:contact_id>/verify",
+        escalations_api.ContactVerifyApi.as_view(),
+        name="api-contact-verify",
+    ),
 ]

@@ -27,4 +27,5 @@ urlpatterns = [
     ),
     path("contract/", portal.contract, name="portal-contract"),
     path("ack/<str:token>", escalation_views.acknowledge, name="escalation-ack"),
+    path("contacts/verify/<str:token>", escalation_views.verify_contact, name="contact-verify"),
 ]

@@ -76,3 +76,23 @@ class MatrixApi(ProviderCustomerApi):
             except services.EscalationError as exc:
                 raise ValidationError({exc.field: [exc.message]}) from None
             return Response({"version": matrix.version, "rules": matrix.rules}, status=status.HTTP_201_CREATED)
+
+
+class ContactVerifyApi(ProviderCustomerApi):
+    """Send the contact a test message with a confirmation link."""
+
+    write_capability = "contract.manage"
+
+    @extend_schema(request=None, responses={202: serializers.DictField()})
+    def post(self, request, slug: str, contact_id: int):
+        from rest_framework.exceptions import NotFound
+
+        with self.customer(slug):
+            contact = Contact.objects.filter(pk=contact_id).first()
+            if contact is None:
+                raise NotFound("No such contact.")
+            try:
+                message_id = services.contact_verification_send(actor=Actor.from_request(request), contact=contact)
+            except services.EscalationError as exc:
+                raise ValidationError({exc.field: [exc.message]}) from None
+            return Response({"sent": True, "message_id": message_id}, status=status.HTTP_202_ACCEPTED)

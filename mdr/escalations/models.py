@@ -101,3 +101,18 @@ class AckToken(models.Model):
 
     def __str__(self) -> str:
         return f"ack token for {self.contact}"
+
+
+class ContactVerification(models.Model):
+    """A test message the contact confirms by link: proves the address reaches a person. Only the SHA-256 of the
+    token is stored."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="verifications")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    sent_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"verification of {self.contact}"

@@ -307,3 +307,79 @@ def escalation_acknowledge_incident(
         if escalation.state != EscalationState.RUNNING:
             raise EscalationError("incident", f"the escalation is {escalation.state}")
         return _acknowledge(escalation.pk, by=by, channel=channel, ip=ip, now=now)
+
+
+def contact_verification_send(*, actor: Actor, contact: Contact, now: datetime | None = None) -> str:
+    """E-mail the contact a test message with a confirmation link; returns the Message-ID."""
+    from django.core.mail import EmailMessage
+    from django.core.mail.message import make_msgid
+
+    from mdr.escalations.models import ContactVerification
+
+    if not contact.email:
+        raise EscalationError("email", "the contact has no e-mail address")
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(32)
+    link = _ack_url(token).replace("/ack/", "/contacts/verify/")
+    with transaction.atomic():
+        ContactVerification.objects.create(
+            contact=contact,
+            token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+            sent_at=now,
+            expires_at=now + timedelta(hours=settings.MDR_ACK_LINK_HOURS),
+        )
+        audit_record(actor=actor, action="escalation.contact.verify_sent", target_type="contact", target_id=contact.pk)
+    subject, body = (
+        (
+            "【テスト】エスカレーション連絡先の確認",
+            f"{contact.name} 様\n\nこれは MDR サービスの連絡先確認のテストです。\n"
+            f"次のリンクで受信を確認してください: {link}\n",
+        )
+        if contact.language == "ja"
+        else (
+            "[TEST] Please confirm your escalation contact",
+            f"Dear {contact.name},\n\nThis is a test from the MDR "
+            f"service to confirm this address reaches you.\nPlease confirm here: {link}\n",
+        )
+    )
+    message_id = make_msgid(domain=settings.MDR_BASE_DOMAIN)
+    EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[contact.email],
+        headers={"Message-ID": message_id},
+    ).send(fail_silently=False)
+    return message_id
+
+
+def contact_verification_confirm(*, token: str, ip: str | None, now: datetime | None = None) -> Contact:
+    from mdr.escalations.models import ContactVerification
+
+    now = now or timezone.now()
+    digest = hashlib.sha256((token or "").encode()).hexdigest()
+    with transaction.atomic():
+        verification = (
+            ContactVerification.objects.select_for_update()
+            .select_related("contact")
+            .filter(token_sha256=digest)
+            .first()
+        )
+        if verification is None:
+            raise EscalationError("token", "unknown verification link")
+        if verification.confirmed_at is not None:
+            raise EscalationError("token", "this link was already used")
+        if verification.expires_at <= now:
+            raise EscalationError("token", "this link has expired")
+        verification.confirmed_at, verification.confirmed_ip = now, ip
+        verification.save(update_fields=["confirmed_at", "confirmed_ip"])
+        contact = verification.contact
+        contact.verified_at = now
+        contact.save(update_fields=["verified_at"])
+        audit_record(
+            actor=Actor(type="customer_user", name=contact.name[:200], ip_address=ip),
+            action="escalation.contact.verified",
+            target_type="contact",
+            target_id=contact.pk,
+        )
+    return contact

@@ -17,3 +17,17 @@ def acknowledge(request, token: str):
     except EscalationError as exc:
         return HttpResponse(render(request, "escalations/ack.html", {"error": exc.message}).content, status=410)
     return render(request, "escalations/ack.html", {"done": escalation})
+
+
+@require_http_methods(["GET", "POST"])
+def verify_contact(request, token: str):
+    """GET shows a confirmation button; POST confirms the contact."""
+    from mdr.escalations.services import contact_verification_confirm
+
+    if request.method == "GET":
+        return render(request, "escalations/verify.html", {"token": token})
+    try:
+        contact = contact_verification_confirm(token=token, ip=request.META.get("REMOTE_ADDR"))
+    except EscalationError as exc:
+        return HttpResponse(render(request, "escalations/verify.html", {"error": exc.message}).content, status=410)
+    return render(request, "escalations/verify.html", {"done": contact})

@@ -272,3 +272,32 @@ def test_provider_sets_contacts_and_matrix_over_http(acme):
     ]
     ok = client.post(f"{base}/escalation-matrix", {"rules": rules}, content_type="application/json")
     assert ok.status_code == 201 and client.get(f"{base}/escalation-matrix").json()["version"] == ok.json()["version"]
+
+
+def test_a_contact_is_verified_by_confirming_a_test_message(ladder, acme):
+    from django.conf import settings
+    from django.test import Client
+
+    from mdr.accounts.models import Role
+    from tests.conftest import login
+    from tests.factories import UserFactory
+
+    UserFactory(username="pa4", role=Role.PROVIDER_ADMIN)
+    provider = Client(HTTP_HOST=settings.MDR_BASE_DOMAIN)
+    login(provider, "pa4", "correct horse battery staple")
+    with schema_context("acme"):
+        lead = Contact.objects.get(name="CSIRT lead")
+    sent = provider.post(f"/api/provider/customers/acme/contacts/{lead.pk}/verify")
+    assert sent.status_code == 202
+    ((rcpt, raw),) = ladder["inbox"].messages
+    body = email.message_from_bytes(raw, policy=policy.default).get_body(preferencelist=("plain",)).get_content()
+    assert rcpt == ["lead@acme.example"] and "連絡先確認" in body  # in the contact's language
+    token = body.split("/contacts/verify/", 1)[1].split()[0]
+    client = acme.client()
+    assert client.get(f"/contacts/verify/{token}").status_code == 200  # showing never confirms
+    with schema_context("acme"):
+        assert Contact.objects.get(pk=lead.pk).verified_at is None
+    assert client.post(f"/contacts/verify/{token}").status_code == 200
+    assert client.post(f"/contacts/verify/{token}").status_code == 410
+    with schema_context("acme"):
+        assert Contact.objects.get(pk=lead.pk).verified_at is not None
