@@ -40,6 +40,29 @@ class EscalationError(ValueError):
         self.message = message
 
 
+def _new_token() -> tuple[str, str]:
+    """A one-time link token and the SHA-256 that is stored in its place."""
+    token = secrets.token_urlsafe(32)
+    return token, hashlib.sha256(token.encode()).hexdigest()
+
+
+def _claim_link(model, token: str, *, used_field: str, ip_field: str, ip: str | None, now: datetime, what: str):
+    """Lock the row of a one-time link, refuse it if unknown, used or expired, and mark it used (in the caller's
+    transaction). Shared by acknowledgement links and contact verification links."""
+    digest = hashlib.sha256((token or "").encode()).hexdigest()
+    row = model.objects.select_for_update().select_related("contact").filter(token_sha256=digest).first()
+    if row is None:
+        raise EscalationError("token", f"unknown {what} link")
+    if getattr(row, used_field) is not None:
+        raise EscalationError("token", "this link was already used")
+    if row.expires_at <= now:
+        raise EscalationError("token", "this link has expired")
+    setattr(row, used_field, now)
+    setattr(row, ip_field, ip)
+    row.save(update_fields=[used_field, ip_field])
+    return row
+
+
 def matrix_publish(*, actor: Actor, rules: list[dict]) -> EscalationMatrix:
     """A new matrix version (validated); running escalations keep the version they started with."""
     if not isinstance(rules, list) or not rules:
@@ -112,11 +135,11 @@ def _run_level(escalation: Escalation, incident: Incident, now: datetime) -> Non
     level = rule["levels"][escalation.level]
     any_ok = False
     for contact in Contact.objects.filter(pk__in=level["contacts"]).order_by("pk"):
-        token = secrets.token_urlsafe(32)
+        token, digest = _new_token()
         AckToken.objects.create(
             escalation=escalation,
             contact=contact,
-            token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+            token_sha256=digest,
             expires_at=now + timedelta(hours=settings.MDR_ACK_LINK_HOURS),
         )
         sequence = Delivery.objects.filter(escalation=escalation).values("level", "cycle").distinct().count() + 1
@@ -253,17 +276,10 @@ def escalation_step(*, escalation_id: str, now: datetime | None = None) -> str:
 def escalation_acknowledge_token(*, token: str, ip: str | None, now: datetime | None = None) -> Escalation:
     """Acknowledge by one-time link: valid, unexpired, unused; stops the ladder."""
     now = now or timezone.now()
-    digest = hashlib.sha256((token or "").encode()).hexdigest()
     with transaction.atomic():
-        ack = AckToken.objects.select_for_update().select_related("contact").filter(token_sha256=digest).first()
-        if ack is None:
-            raise EscalationError("token", "unknown acknowledgement link")
-        if ack.used_at is not None:
-            raise EscalationError("token", "this link was already used")
-        if ack.expires_at <= now:
-            raise EscalationError("token", "this link has expired")
-        ack.used_at, ack.used_ip = now, ip
-        ack.save(update_fields=["used_at", "used_ip"])
+        ack = _claim_link(
+            AckToken, token, used_field="used_at", ip_field="used_ip", ip=ip, now=now, what="acknowledgement"
+        )
         return _acknowledge(ack.escalation_id, by=ack.contact.name, channel="link", ip=ip, now=now)
 
 
@@ -319,12 +335,12 @@ def contact_verification_send(*, actor: Actor, contact: Contact, now: datetime |
     if not contact.email:
         raise EscalationError("email", "the contact has no e-mail address")
     now = now or timezone.now()
-    token = secrets.token_urlsafe(32)
+    token, digest = _new_token()
     link = _ack_url(token).replace("/ack/", "/contacts/verify/")
     with transaction.atomic():
         ContactVerification.objects.create(
             contact=contact,
-            token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+            token_sha256=digest,
             sent_at=now,
             expires_at=now + timedelta(hours=settings.MDR_ACK_LINK_HOURS),
         )
@@ -357,22 +373,16 @@ def contact_verification_confirm(*, token: str, ip: str | None, now: datetime | 
     from mdr.escalations.models import ContactVerification
 
     now = now or timezone.now()
-    digest = hashlib.sha256((token or "").encode()).hexdigest()
     with transaction.atomic():
-        verification = (
-            ContactVerification.objects.select_for_update()
-            .select_related("contact")
-            .filter(token_sha256=digest)
-            .first()
+        verification = _claim_link(
+            ContactVerification,
+            token,
+            used_field="confirmed_at",
+            ip_field="confirmed_ip",
+            ip=ip,
+            now=now,
+            what="verification",
         )
-        if verification is None:
-            raise EscalationError("token", "unknown verification link")
-        if verification.confirmed_at is not None:
-            raise EscalationError("token", "this link was already used")
-        if verification.expires_at <= now:
-            raise EscalationError("token", "this link has expired")
-        verification.confirmed_at, verification.confirmed_ip = now, ip
-        verification.save(update_fields=["confirmed_at", "confirmed_ip"])
         contact = verification.contact
         contact.verified_at = now
         contact.save(update_fields=["verified_at"])

@@ -1,33 +1,30 @@
-"""The one-time acknowledgement link (customer domain, no login)."""
+"""One-time links on the customer's domain (no login): escalation acknowledgement and contact verification.
+
+GET only shows a button (mail scanners that fetch links must not act); POST acts once.
+"""
 
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from mdr.escalations.services import EscalationError, escalation_acknowledge_token
+from mdr.escalations.services import EscalationError, contact_verification_confirm, escalation_acknowledge_token
+
+
+def _one_time_link(request, token: str, template: str, act):
+    if request.method == "GET":
+        return render(request, template, {"token": token})
+    try:
+        done = act(token=token, ip=request.META.get("REMOTE_ADDR"))
+    except EscalationError as exc:
+        return HttpResponse(render(request, template, {"error": exc.message}).content, status=410)
+    return render(request, template, {"done": done})
 
 
 @require_http_methods(["GET", "POST"])
 def acknowledge(request, token: str):
-    """GET shows a confirmation button (mail scanners that fetch links must not acknowledge); POST acknowledges."""
-    if request.method == "GET":
-        return render(request, "escalations/ack.html", {"token": token})
-    try:
-        escalation = escalation_acknowledge_token(token=token, ip=request.META.get("REMOTE_ADDR"))
-    except EscalationError as exc:
-        return HttpResponse(render(request, "escalations/ack.html", {"error": exc.message}).content, status=410)
-    return render(request, "escalations/ack.html", {"done": escalation})
+    return _one_time_link(request, token, "escalations/ack.html", escalation_acknowledge_token)
 
 
 @require_http_methods(["GET", "POST"])
 def verify_contact(request, token: str):
-    """GET shows a confirmation button; POST confirms the contact."""
-    from mdr.escalations.services import contact_verification_confirm
-
-    if request.method == "GET":
-        return render(request, "escalations/verify.html", {"token": token})
-    try:
-        contact = contact_verification_confirm(token=token, ip=request.META.get("REMOTE_ADDR"))
-    except EscalationError as exc:
-        return HttpResponse(render(request, "escalations/verify.html", {"error": exc.message}).content, status=410)
-    return render(request, "escalations/verify.html", {"done": contact})
+    return _one_time_link(request, token, "escalations/verify.html", contact_verification_confirm)
