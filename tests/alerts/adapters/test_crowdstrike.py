@@ -55,17 +55,6 @@ def test_every_sample_record_normalises_with_the_format_named():
     assert all(a.source_format == FORMAT and a.title and a.observed_at.tzinfo for a in alerts)
 
 
-def test_every_sample_record_is_auto_detected():
-    # given
-    records = samples.records(FORMAT)
-
-    # when
-    formats = {normalize(record).source_format for record in records}
-
-    # then
-    assert formats == {FORMAT}
-
-
 def test_a_legacy_detection_summary_uses_the_1_to_5_scale():
     # given
     record = _record("DetectionSummaryEvent", DetectId="ldt:c9794942866f:26628996")

@@ -64,17 +64,6 @@ def test_every_sample_record_normalises_with_the_format_named():
     assert all(a.source_format == FORMAT and a.title and a.observed_at.tzinfo for a in alerts)
 
 
-def test_every_sample_record_is_auto_detected():
-    # given
-    records = samples.records(FORMAT)
-
-    # when
-    formats = {normalize(record).source_format for record in records}
-
-    # then
-    assert formats == {FORMAT}
-
-
 def test_a_medium_scan_alert_keeps_its_fields_and_offset():
     # given
     record = _record(928532049924531, 2001219)

@@ -56,17 +56,6 @@ def test_every_sample_record_normalises_with_the_format_named():
     assert all(a.source_format == FORMAT and a.title and a.observed_at.tzinfo for a in alerts)
 
 
-def test_every_sample_record_is_auto_detected():
-    # given
-    records = samples.records(FORMAT)
-
-    # when
-    formats = {normalize(record).source_format for record in records}
-
-    # then
-    assert formats == {FORMAT}
-
-
 def test_an_ids_first_time_alert_maps_level_8_to_medium():
     # given
     record = _record("1588001006.9628221")
