@@ -181,11 +181,12 @@ class AlertCollectionApi(_TenantReadMixin, APIView):
         idempotency_key = request.headers.get("Idempotency-Key")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             return _json({"errors": {"Idempotency-Key": ["must be 1-255 characters"]}}, 400, headers)
+        limits = _limits()
         try:
             body = read_body(
-                request._request, content_encoding=request.headers.get("Content-Encoding", ""), limits=_limits()
+                request._request, content_encoding=request.headers.get("Content-Encoding", ""), limits=limits
             )
-            parsed = parse_body(body, content_type=request.content_type, limits=_limits())
+            parsed = parse_body(body, content_type=request.content_type, limits=limits)
         except BodyError as exc:
             return _json({"detail": exc.message, "code": exc.code}, exc.status, headers)
         if parsed.single and parsed.items[0].error:
