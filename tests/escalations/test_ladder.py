@@ -22,7 +22,8 @@ from tests.escalations.test_webhook import Receiver
 from tests.live import free_port
 
 ACTOR = Actor(type="provider_staff", name="analyst#7")
-T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+# Relative to the real clock: the link view checks expiry against now, so a fixed date would expire with time.
+T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
 
 
 @pytest.fixture
