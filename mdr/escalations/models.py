@@ -7,6 +7,9 @@ from django.db import models
 
 
 class Contact(models.Model):
+    """A person or duty desk of the customer's CSIRT, reachable on one or more channels. Never deleted (deliveries
+    point at it): archived instead."""
+
     name = models.CharField(max_length=200)
     role = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
@@ -14,8 +17,18 @@ class Contact(models.Model):
     language = models.CharField(max_length=2, default="ja")
     webhook_url = models.URLField(blank=True)
     webhook_secret = models.CharField(max_length=100, blank=True)
+    webhook_secret_previous = models.CharField(max_length=100, blank=True, help_text="still signed with until")
+    webhook_secret_previous_until = models.DateTimeField(null=True, blank=True)
+    slack_webhook_url = models.URLField(blank=True)
+    teams_webhook_url = models.URLField(blank=True)
+    pgp_public_key = models.TextField(blank=True, help_text="ASCII-armoured; e-mail to this contact is encrypted")
+    pgp_fingerprint = models.CharField(max_length=64, blank=True)
     valid_until = models.DateField(null=True, blank=True)
+    expiry_reminded_days = models.SmallIntegerField(
+        null=True, blank=True, help_text="the last reminder sent, in days before valid_until (lower = later)"
+    )
     verified_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -67,26 +80,63 @@ class Escalation(models.Model):
         return f"escalation of {self.incident_id} ({self.state})"
 
 
+class DeliveryState(models.TextChoices):
+    STANDBY = "standby", "Standby (a later channel of a failover level)"
+    PENDING = "pending", "Pending (queued or retrying)"
+    SENT = "sent", "Sent (accepted by the receiving server)"
+    FAILED = "failed", "Failed (attempts exhausted or refused)"
+
+
 class Delivery(models.Model):
-    """One attempt to reach one contact on one channel: the proof of time-to-notify."""
+    """One notice to one contact on one channel: the proof of time-to-notify. Its attempts are recorded one by one
+    (``DeliveryAttempt``); ``message_id`` (e-mail Message-ID, ``webhook-id``) is fixed at creation and stays the
+    same across retries, so a receiver deduplicates. ``payload`` is the notice as sent (without the link token)."""
 
     escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="deliveries")
     level = models.PositiveSmallIntegerField()
     cycle = models.PositiveSmallIntegerField()
+    notice_kind = models.CharField(max_length=16, default="first")
+    sequence = models.PositiveSmallIntegerField(default=1)
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT)
     channel = models.CharField(max_length=16)
     target = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+    state = models.CharField(max_length=8, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField(default=dict)
+    ack_token = models.ForeignKey("AckToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["escalation", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.target}: {self.state}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try of a delivery: when, what the receiving side answered."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
     at = models.DateTimeField()
     ok = models.BooleanField()
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    message_id = models.CharField(max_length=255, blank=True)
+    response = models.CharField(max_length=500, blank=True, help_text="SMTP reply or the start of the HTTP body")
     error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.FloatField(default=0)
 
     class Meta:
-        ordering = ["escalation", "at", "id"]
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="%(app_label)s_%(class)s_unique_number"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.channel} to {self.target}: {'ok' if self.ok else 'failed'}"
+        return f"attempt {self.number} of {self.delivery_id}: {'ok' if self.ok else 'failed'}"
 
 
 class AckToken(models.Model):
@@ -95,6 +145,9 @@ class AckToken(models.Model):
     escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="tokens")
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT)
     token_sha256 = models.CharField(max_length=64, unique=True)
+    nonce = models.CharField(
+        max_length=32, blank=True, help_text="the token is HMAC(SECRET_KEY, schema+nonce): workers re-derive it"
+    )
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     used_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -116,3 +169,41 @@ class ContactVerification(models.Model):
 
     def __str__(self) -> str:
         return f"verification of {self.contact}"
+
+
+class ProposalKind(models.TextChoices):
+    CONTACT_CREATE = "contact_create", "Add a contact"
+    CONTACT_UPDATE = "contact_update", "Change a contact"
+    CONTACT_ARCHIVE = "contact_archive", "Remove a contact"
+    MATRIX = "matrix", "New escalation matrix"
+
+
+class ProposalState(models.TextChoices):
+    PENDING = "pending", "Pending provider approval"
+    APPROVED = "approved", "Approved and applied"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn by the customer"
+
+
+class ChangeProposal(models.Model):
+    """A customer admin's proposed change to contacts or the matrix; applied only when the provider approves it
+    (two-step, each step audited)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=ProposalKind.choices)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="proposals")
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=ProposalState.choices, default=ProposalState.PENDING)
+    proposed_by = models.CharField(max_length=200)
+    proposed_at = models.DateTimeField()
+    comment = models.TextField(blank=True)
+    decided_by = models.CharField(max_length=200, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    result = models.JSONField(default=dict, help_text="what approval produced: contact id, matrix version")
+
+    class Meta:
+        ordering = ["-proposed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.state})"

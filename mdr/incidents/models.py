@@ -73,6 +73,10 @@ class Incident(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Escalation milestones, kept on the incident so the SOC sees them at once and reports read them without joins.
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="first successful delivery to the CSIRT")
+    customer_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    customer_unreachable_at = models.DateTimeField(null=True, blank=True, help_text="the ladder ran out")
 
     class Meta:
         ordering = ["-created_at"]
