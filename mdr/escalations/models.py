@@ -66,6 +66,9 @@ class Escalation(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.CharField(max_length=200, blank=True)
     ack_channel = models.CharField(max_length=16, blank=True)
+    brief = models.JSONField(
+        default=dict, help_text="what the analyst wrote for the notice: tlp, summary, impact, actions, recommendations"
+    )
 
     class Meta:
         constraints = [
@@ -85,6 +88,7 @@ class DeliveryState(models.TextChoices):
     PENDING = "pending", "Pending (queued or retrying)"
     SENT = "sent", "Sent (accepted by the receiving server)"
     FAILED = "failed", "Failed (attempts exhausted or refused)"
+    CANCELLED = "cancelled", "Cancelled (the customer acknowledged before it went out)"
 
 
 class Delivery(models.Model):
@@ -101,7 +105,7 @@ class Delivery(models.Model):
     channel = models.CharField(max_length=16)
     target = models.CharField(max_length=500)
     created_at = models.DateTimeField()
-    state = models.CharField(max_length=8, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
