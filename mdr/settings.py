@@ -244,6 +244,15 @@ MDR_JOB_MAX_ATTEMPTS = env.int("MDR_JOB_MAX_ATTEMPTS", default=5)
 # Outbound webhooks to private/loopback addresses are refused unless this is on (tests and closed networks only).
 MDR_WEBHOOK_ALLOW_PRIVATE = env.bool("MDR_WEBHOOK_ALLOW_PRIVATE", default=False)
 MDR_ACK_LINK_HOURS = env.int("MDR_ACK_LINK_HOURS", default=72)
+# Escalation deliveries: attempts per notice, the first retry's delay (doubling, at most 15 minutes), and the lease
+# after which a delivery whose message was lost is handed to a worker again.
+MDR_DELIVERY_MAX_ATTEMPTS = env.int("MDR_DELIVERY_MAX_ATTEMPTS", default=5)
+MDR_DELIVERY_BACKOFF_SECONDS = env.int("MDR_DELIVERY_BACKOFF_SECONDS", default=30)
+MDR_DELIVERY_LEASE_SECONDS = env.int("MDR_DELIVERY_LEASE_SECONDS", default=60)
+# Where the SOC is alerted when a customer's escalation ladder runs out without an acknowledgement.
+MDR_SOC_ALERT_EMAIL = env.str("MDR_SOC_ALERT_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Reminders to the customer's admins before an escalation contact's valid-until date (days before; 0 = that day).
+MDR_CONTACT_EXPIRY_REMINDER_DAYS = env.list("MDR_CONTACT_EXPIRY_REMINDER_DAYS", cast=int, default=[30, 7, 0])
 # An unknown host or IP seen this many times in alerts becomes an open "inventory drift" item.
 MDR_DRIFT_THRESHOLD = env.int("MDR_DRIFT_THRESHOLD", default=5)
 

@@ -5,7 +5,7 @@ normalise (done at ingest) -> scope -> priority -> SLA -> correlation -> escalat
 Each step takes the batch of alerts (locked, unprocessed rows of the current customer schema) and changes
 them in memory or writes its own records; ``run_pipeline`` then saves the fields the steps own and marks the
 alerts processed, all in the caller's transaction. A step must be idempotent: a batch can be delivered again.
-Escalation is an identity step until the escalation matrix exists (issue 6, second part).
+Escalation only acts for matrix rules marked ``auto``; otherwise an analyst escalates after triage.
 """
 
 from __future__ import annotations
@@ -89,14 +89,19 @@ def sla_step(alerts: list[Alert]) -> None:
 
 
 def correlation_step(alerts: list[Alert]) -> None:
-    """Group worked alerts into incidents by the customer's correlation rules (mdr.incidents)."""
-    from mdr.incidents.services import alerts_correlate
+    """Group worked alerts into incidents by the customer's correlation rules, and start the new incidents' clock
+    for notifying the customer (mdr.incidents)."""
+    from mdr.incidents.services import alerts_correlate, incidents_timers_start
 
     alerts_correlate(alerts)
+    incidents_timers_start(alerts)
 
 
 def escalation_step(alerts: list[Alert]) -> None:
-    """Identity until escalation exists (issue 6)."""
+    """Escalate the incidents these alerts joined when a matrix rule says so without an analyst (``auto``)."""
+    from mdr.escalations.services import incidents_auto_escalate
+
+    incidents_auto_escalate(incident_ids={a.incident_id for a in alerts if a.incident_id})
 
 
 STEPS: list[tuple[str, Step]] = [

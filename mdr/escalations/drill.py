@@ -1,9 +1,10 @@
 """The fire drill: a synthetic, clearly marked test incident through the real path, each step timed.
 
 ingest (the real ``alert_ingest``) -> processing (the real pipeline: scope, priority, SLA, correlation) ->
-incident -> escalation (the customer's matrix, real deliveries) -> acknowledgement (optional here: with
-``auto_ack`` the drill consumes the first link itself, to prove the link works end to end; otherwise it reports
-the link and the customer acknowledges it as they would a real notice).
+incident -> escalation (the customer's matrix) -> delivery (by the workers of the notifications queue, as for a real
+incident; the drill waits for them, or with ``inline`` makes the attempts itself when no worker runs) ->
+acknowledgement (optional here: with ``auto_ack`` the drill acknowledges itself, to prove the path end to end;
+otherwise the customer acknowledges the notice as they would a real one).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from mdr.alerts.models import Alert
 from mdr.alerts.parsing import RawItem
 from mdr.alerts.services import alert_batch_process, alert_ingest
 from mdr.audit.services import Actor, audit_record
-from mdr.escalations.models import AckToken, Delivery
-from mdr.escalations.services import _acknowledge, escalation_start
+from mdr.escalations.models import AckToken, Delivery, DeliveryState
+from mdr.escalations.services import _acknowledge, delivery_attempt, escalation_start
 from mdr.incidents.models import Incident
 from mdr.incidents.services import incident_create
 
@@ -35,7 +36,23 @@ class DrillReport:
         self.steps.append((step, round((time.perf_counter() - started) * 1000, 1), detail))
 
 
-def fire_drill(*, actor: Actor, auto_ack: bool = False) -> DrillReport:
+def _wait_for_deliveries(escalation, *, inline: bool, wait_seconds: float) -> list[Delivery]:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        open_ = list(Delivery.objects.filter(escalation=escalation, state=DeliveryState.PENDING).order_by("pk"))
+        if not open_ or time.monotonic() > deadline:
+            break
+        if inline:
+            for delivery in open_:
+                delivery_attempt(delivery_id=delivery.pk)
+            if not Delivery.objects.filter(escalation=escalation, state=DeliveryState.SENT).exists():
+                break  # retries are minutes away: report what happened rather than wait for them
+        else:
+            time.sleep(0.2)
+    return list(Delivery.objects.filter(escalation=escalation).order_by("pk"))
+
+
+def fire_drill(*, actor: Actor, auto_ack: bool = False, inline: bool = False, wait_seconds: float = 60) -> DrillReport:
     """Run the drill in the current customer schema."""
     report = DrillReport()
     started = time.perf_counter()
@@ -65,19 +82,22 @@ def fire_drill(*, actor: Actor, auto_ack: bool = False) -> DrillReport:
         else incident_create(actor=actor, title=item["title"], alerts=[alert])
     )
     report.add("incident", started, f"incident {incident.pk}")
-    escalation = escalation_start(incident=incident, actor=actor)
+    brief = {"tlp": "CLEAR", "summary": f"{DRILL_MARK} This is a test of the escalation path. No action needed."}
+    escalation = escalation_start(incident=incident, actor=actor, brief=brief)
     if escalation is None:
         report.ok = False
         report.add("escalation", started, f"no matrix rule covers priority {incident.priority}")
         return report
-    deliveries = list(Delivery.objects.filter(escalation=escalation))
-    delivered = [d for d in deliveries if d.ok]
+    report.add("escalation", started, f"matrix v{escalation.matrix.version}, rule {escalation.rule_index}")
+    deliveries = _wait_for_deliveries(escalation, inline=inline, wait_seconds=wait_seconds)
+    delivered = [d for d in deliveries if d.state == DeliveryState.SENT]
     report.ok = bool(delivered)
     report.add(
         "delivery",
         started,
         f"{len(delivered)}/{len(deliveries)} deliveries succeeded: "
-        + ", ".join(f"{d.channel}->{d.target} {'ok' if d.ok else d.error}" for d in deliveries),
+        + ", ".join(f"{d.channel}->{d.target} {d.state} {d.last_error}".strip() for d in deliveries)
+        + ("" if deliveries and all(d.state != DeliveryState.PENDING for d in deliveries) else " (still pending)"),
     )
     if auto_ack and delivered:
         token = AckToken.objects.filter(escalation=escalation).first()

@@ -20,6 +20,7 @@ from mdr.accounts.permissions import HasCapability
 from mdr.alerts.models import Alert
 from mdr.audit.services import Actor
 from mdr.core.provider_api import ProviderCustomerApi
+from mdr.escalations import services as escalation_services
 from mdr.incidents import services
 from mdr.incidents.models import OPEN_STATES, Incident, Visibility
 
@@ -46,6 +47,9 @@ class IncidentSerializer(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
     closed_at = serializers.DateTimeField(allow_null=True)
     merged_into = serializers.UUIDField(allow_null=True)
+    notified_at = serializers.DateTimeField(allow_null=True)
+    customer_acknowledged_at = serializers.DateTimeField(allow_null=True)
+    customer_unreachable_at = serializers.DateTimeField(allow_null=True)
 
 
 def _get(incident_id: str) -> Incident:
@@ -60,12 +64,15 @@ def _get(incident_id: str) -> Incident:
 
 
 def _detail(incident: Incident, *, customer_view: bool) -> dict:
+    from mdr.escalations.selectors import escalation_list_for_incident
+
     timeline = incident.timeline.order_by("at", "id")
     if customer_view:
         timeline = timeline.filter(visibility=Visibility.CUSTOMER)
     return IncidentSerializer(incident).data | {
         "timeline": EventSerializer(timeline, many=True).data,
         "alert_ids": [str(pk) for pk in Alert.objects.filter(incident_id=incident.pk).values_list("pk", flat=True)],
+        "escalations": escalation_list_for_incident(incident_id=incident.pk, with_attempts=not customer_view),
     }
 
 
@@ -105,7 +112,7 @@ class ProviderIncidentsApi(ProviderCustomerApi):
 class ProviderIncidentApi(ProviderCustomerApi):
     write_capability = "alert.triage"
     read_capability = "alert.read_any"
-    ACTIONS = ("transition", "priority", "note", "merge", "split", "escalate")
+    ACTIONS = ("transition", "priority", "note", "merge", "split", "escalate", "follow_up", "final")
 
     class ActionSerializer(serializers.Serializer):
         to = serializers.CharField(required=False)
@@ -117,6 +124,11 @@ class ProviderIncidentApi(ProviderCustomerApi):
         target = serializers.UUIDField(required=False)
         alert_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
         title = serializers.CharField(required=False, max_length=500)
+        brief = serializers.DictField(
+            required=False,
+            help_text="escalate / follow_up / final: tlp, summary, impact {functional, information, recoverability}, "
+            "actions_taken, recommended_actions, indicators",
+        )
 
     @extend_schema(responses={200: IncidentSerializer})
     def get(self, request, slug: str, incident_id: str, action: str = ""):
@@ -159,7 +171,13 @@ class ProviderIncidentApi(ProviderCustomerApi):
                         source=incident, target=_get(args.get("target", "")), reason=args.get("reason", ""), actor=actor
                     )
                 elif action == "escalate":
-                    incident = _escalate(incident, actor)
+                    incident = escalation_services.incident_escalate(
+                        incident=incident, actor=actor, brief=args.get("brief")
+                    )
+                elif action in ("follow_up", "final"):
+                    escalation_services.escalation_update_send(
+                        incident=incident, kind=action, text=args.get("text", ""), actor=actor, brief=args.get("brief")
+                    )
                 else:
                     alerts = list(Alert.objects.filter(pk__in=args.get("alert_ids") or []))
                     incident = services.incident_split(
@@ -169,24 +187,10 @@ class ProviderIncidentApi(ProviderCustomerApi):
                         title=args.get("title", ""),
                         reason=args.get("reason", ""),
                     )
-            except services.IncidentError as exc:
+            except (services.IncidentError, escalation_services.EscalationError) as exc:
                 raise ValidationError({exc.field: [exc.message]}) from None
+            incident.refresh_from_db()
             return Response(_detail(incident, customer_view=False))
-
-
-def _escalate(incident: Incident, actor: Actor) -> Incident:
-    """Start the escalation ladder and mark the incident escalated."""
-    from mdr.escalations.services import EscalationError, escalation_start
-
-    try:
-        escalation = escalation_start(incident=incident, actor=actor)
-    except EscalationError as exc:
-        raise ValidationError({exc.field: [exc.message]}) from None
-    if escalation is None:
-        raise ValidationError({"priority": [f"no escalation rule covers priority {incident.priority}"]})
-    if incident.state != "escalated":
-        incident = services.incident_transition(incident=incident, to="escalated", actor=actor)
-    return incident
 
 
 class CustomerIncidentsApi(APIView):

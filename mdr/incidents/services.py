@@ -25,7 +25,7 @@ from mdr.incidents.models import (
 )
 from mdr.sla.models import OPEN_STATES as TIMER_OPEN_STATES
 from mdr.sla.models import SlaTimer, TimerState
-from mdr.sla.services import timer_change_goal, timer_pause, timer_resume
+from mdr.sla.services import timer_change_goal, timer_pause, timer_resume, timer_start, timer_stop
 
 SYSTEM = Actor.system("correlation")
 PRIORITY_ORDER = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
@@ -179,6 +179,43 @@ def alerts_correlate(alerts: list[Alert], *, now: datetime | None = None) -> int
     return attached
 
 
+def incidents_timers_start(alerts: list[Alert]) -> int:
+    """The pipeline's step after correlation: start the ``notify`` clock of every incident these alerts joined that
+    never had one, per the SLA policy of the contract version that classified its in-scope alerts. Set-based: a few
+    statements per batch whatever the number of incidents."""
+    from mdr.scope.models import ContractVersion
+    from mdr.scope.selectors import coverage_calendar
+    from mdr.sla.models import SlaPolicy
+    from mdr.sla.services import incident_timers_start
+
+    version_of: dict = {}
+    for alert in alerts:
+        if alert.incident_id and alert.scope_status == "in_scope" and alert.contract_version_id:
+            version_of.setdefault(alert.incident_id, alert.contract_version_id)
+    if not version_of:
+        return 0
+    versions = {
+        v.pk: v for v in ContractVersion.objects.filter(pk__in=set(version_of.values()), sla_policy_id__isnull=False)
+    }
+    policies = {p.pk: p for p in SlaPolicy.objects.filter(pk__in={v.sla_policy_id for v in versions.values()})}
+    incidents = Incident.objects.filter(pk__in=list(version_of), state__in=OPEN_STATES)
+    by_version: dict[int, list[Incident]] = {}
+    for incident in incidents:
+        if version_of[incident.pk] in versions:
+            by_version.setdefault(version_of[incident.pk], []).append(incident)
+    started = 0
+    for version_id, members in by_version.items():
+        version = versions[version_id]
+        if version.sla_policy_id in policies:
+            started += incident_timers_start(
+                incidents=members,
+                policy=policies[version.sla_policy_id],
+                coverage=coverage_calendar(version),
+                timezone_name=version.timezone,
+            )
+    return started
+
+
 def _fold(incident: Incident, alerts: list[Alert]) -> None:
     """Count ``alerts`` into ``incident`` in memory: count, worst severity and priority, first and last alert."""
     times = [a.observed_at for a in alerts]
@@ -253,6 +290,30 @@ def _timers(incident: Incident) -> list[SlaTimer]:
     )
 
 
+def _update_cadence_met(incident: Incident, at: datetime, actor: Actor, *, restart: bool) -> None:
+    """A customer-visible update meets the running ``update`` clock (late: its breach is recorded) and, while the
+    incident is open, starts the next cycle on the same goal and calendar."""
+    from mdr.sla.calendar import BusinessCalendar
+
+    for timer in _timers(incident):
+        if timer.metric != "update":
+            continue
+        timer_stop(timer=timer, at=at, actor=actor)
+        if restart:
+            timer_start(
+                subject_type="incident",
+                subject_id=str(incident.pk),
+                metric="update",
+                priority=timer.priority,
+                goal_seconds=timer.goal_seconds,
+                calendar=BusinessCalendar.from_dict(timer.calendar_spec),
+                at=at,
+                policy=timer.policy,
+                warning_thresholds=timer.warning_thresholds,
+                actor=actor,
+            )
+
+
 def incident_transition(
     *, incident: Incident, to: str, actor: Actor, reason: str = "", at: datetime | None = None
 ) -> Incident:
@@ -277,6 +338,8 @@ def incident_transition(
             incident.resolved_at = incident.closed_at = None
             fields += ["resolved_at", "closed_at"]
         incident.save(update_fields=fields)
+        if to in (IncidentState.RESOLVED, IncidentState.CLOSED):
+            _update_cadence_met(incident, at, actor, restart=False)  # the final report is the last update
         for timer in _timers(incident):
             if to == IncidentState.AWAITING_CUSTOMER and timer.state == TimerState.RUNNING:
                 timer_pause(timer=timer, at=at, reason=f"awaiting customer: {reason.strip()}"[:500], actor=actor)
@@ -354,15 +417,19 @@ def incident_set_priority(
 def incident_note(
     *, incident: Incident, text: str, actor: Actor, customer_visible: bool = False, at: datetime | None = None
 ) -> IncidentEvent:
-    """An internal note, or (``customer_visible``) an update the customer sees in the portal."""
+    """An internal note, or (``customer_visible``) an update the customer sees in the portal, which meets the
+    incident's update-cadence clock and starts the next cycle."""
     if not text.strip():
         raise IncidentError("text", "a note needs text")
+    at = at or timezone.now()
     with transaction.atomic():
+        if customer_visible:
+            _update_cadence_met(incident, at, actor, restart=incident.state in OPEN_STATES)
         event = _event(
             incident,
             "update" if customer_visible else "note",
             actor,
-            at or timezone.now(),
+            at,
             text=text.strip()[:10_000],
             visibility=Visibility.CUSTOMER if customer_visible else Visibility.INTERNAL,
         )

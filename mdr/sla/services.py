@@ -550,42 +550,80 @@ def timer_verify(*, timer: SlaTimer) -> list[str]:
 # ---- the pipeline step ---------------------------------------------------------------------------------------
 
 ALERT_METRICS = ("acknowledge", "resolve")
+INCIDENT_METRICS = ("notify",)  # "update" starts when the customer is first notified (mdr.escalations)
 
 
 def alert_timers_start(*, alerts: list, policy: SlaPolicy, coverage: BusinessCalendar, timezone_name: str) -> int:
     """Start the alert-level timers (acknowledge, resolve) of in-scope alerts, per the policy's targets for
     each alert's priority. Clocks start at the alert's arrival, or at the next coverage window when it arrived
-    outside coverage hours. Idempotent (an open timer is kept). Set-based: a handful of statements per batch
-    (timers, their ``started`` events, the due-work and queue index rows), whatever its size."""
+    outside coverage hours. Idempotent (an open timer is kept)."""
+    return timers_start_bulk(
+        subject_type="alert",
+        subjects=[(str(a.pk), a.priority, a.received_at) for a in alerts],
+        metrics=ALERT_METRICS,
+        policy=policy,
+        coverage=coverage,
+        timezone_name=timezone_name,
+    )
+
+
+def incident_timers_start(*, incidents: list, policy: SlaPolicy, coverage: BusinessCalendar, timezone_name: str) -> int:
+    """Start the incident-level clocks (time to notify the customer's CSIRT) of new incidents: once per incident,
+    never again after it was met or cancelled."""
+    return timers_start_bulk(
+        subject_type="incident",
+        subjects=[(str(i.pk), i.priority, i.created_at) for i in incidents],
+        metrics=INCIDENT_METRICS,
+        policy=policy,
+        coverage=coverage,
+        timezone_name=timezone_name,
+        once=True,
+    )
+
+
+def timers_start_bulk(
+    *,
+    subject_type: str,
+    subjects: list[tuple[str, str, datetime]],
+    metrics: tuple[str, ...],
+    policy: SlaPolicy,
+    coverage: BusinessCalendar,
+    timezone_name: str,
+    once: bool = False,
+) -> int:
+    """Start ``metrics`` for each (subject id, priority, arrival) per the policy's targets. Set-based: a handful of
+    statements whatever the number of subjects (timers, their ``started`` events, the due-work and queue index
+    rows). An open timer is kept; with ``once`` a subject that ever had the metric gets no new one."""
     from mdr.jobs.models import DueWork
 
     targets = {(t.priority, t.metric): t for t in policy.targets.select_related("calendar")}
     calendars = {key: target_calendar(t, coverage=coverage, timezone_name=timezone_name) for key, t in targets.items()}
     specs = {key: cal.to_dict() for key, cal in calendars.items()}
-    wanted = [(alert, metric) for alert in alerts for metric in ALERT_METRICS if (alert.priority, metric) in targets]
+    wanted = [(subject, metric) for subject in subjects for metric in metrics if (subject[1], metric) in targets]
     if not wanted:
         return 0
-    existing = set(
-        SlaTimer.objects.filter(
-            subject_type="alert", subject_id__in={str(a.pk) for a, _ in wanted}, state__in=OPEN_STATES
-        ).values_list("subject_id", "metric")
+    existing_qs = SlaTimer.objects.filter(
+        subject_type=subject_type, subject_id__in={s[0] for s, _ in wanted}, metric__in=metrics
     )
+    if not once:
+        existing_qs = existing_qs.filter(state__in=OPEN_STATES)
+    existing = set(existing_qs.values_list("subject_id", "metric"))
     thresholds = policy.warning_thresholds
     timers = []
-    for alert, metric in wanted:
-        if (str(alert.pk), metric) in existing:
+    for (subject_id, priority, arrived_at), metric in wanted:
+        if (subject_id, metric) in existing:
             continue
-        key = (alert.priority, metric)
+        key = (priority, metric)
         # Outside the contract's coverage hours the clock starts when the next coverage window opens, whatever
         # calendar the target then runs on (a 24x7 target still waits for the service to be on duty).
-        start_at = coverage.next_working(alert.received_at)
+        start_at = coverage.next_working(arrived_at)
         goal = targets[key].goal_seconds
         timers.append(
             SlaTimer(
-                subject_type="alert",
-                subject_id=str(alert.pk),
+                subject_type=subject_type,
+                subject_id=subject_id,
                 metric=metric,
-                priority=alert.priority,
+                priority=priority,
                 policy=policy,
                 goal_seconds=goal,
                 calendar_spec=specs[key],

@@ -76,6 +76,18 @@ def ladder(acme, smtp, settings):
     receiver.close()
 
 
+def deliver_due(now: datetime) -> list[str]:
+    """What the notifications workers do: one attempt of every pending delivery that is due at ``now``."""
+    from mdr.escalations.models import DeliveryState
+
+    return [
+        services.delivery_attempt(delivery_id=pk, now=now)
+        for pk in Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    ]
+
+
 def _ack_link(raw: bytes) -> str:
     text = email.message_from_bytes(raw, policy=policy.default).get_body(preferencelist=("plain",)).get_content()
     line = next(line for line in text.splitlines() if "/ack/" in line)
@@ -86,6 +98,8 @@ def _ack_link(raw: bytes) -> str:
 def test_level_two_only_after_level_ones_wait_then_repeat_then_unreachable(ladder):
     with schema_context("acme"):
         escalation = services.escalation_start(incident=ladder["incident"], actor=ACTOR, now=T0)
+        assert ladder["inbox"].messages == []  # nothing is sent inside the escalating transaction
+        assert deliver_due(T0) == ["sent"]
         # level 0: the lead by e-mail, received by the real SMTP server; the notify clock is met by the receipt
         assert [rcpt for rcpt, _ in ladder["inbox"].messages] == [["lead@acme.example"]]
         assert SlaTimer.objects.get(pk=ladder["notify"].pk).state == "met"
@@ -93,20 +107,25 @@ def test_level_two_only_after_level_ones_wait_then_repeat_then_unreachable(ladde
         assert due.due_at == T0 + timedelta(minutes=15)
         # the wait passes: level 1, e-mail and signed webhook
         assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(minutes=15)) == "next_level"
+        assert deliver_due(T0 + timedelta(minutes=15)) == ["sent", "sent"]
         assert ladder["inbox"].messages[-1][0] == ["duty@acme.example"]
         assert len(ladder["receiver"].accepted) == 1 and ladder["receiver"].rejected == 0
         # repeat once (level 0, 1 again), then unreachable
         assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(minutes=25)) == "next_level"
+        deliver_due(T0 + timedelta(minutes=25))
         assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(minutes=40)) == "next_level"
+        deliver_due(T0 + timedelta(minutes=40))
         assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(minutes=50)) == "unreachable"
         assert ladder["incident"].timeline.filter(kind="customer_unreachable").exists()
-        assert [(d.level, d.cycle, d.channel, d.ok) for d in Delivery.objects.order_by("id")] == [
-            (0, 0, "email", True),
-            (1, 0, "email", True),
-            (1, 0, "webhook", True),
-            (0, 1, "email", True),
-            (1, 1, "email", True),
-            (1, 1, "webhook", True),
+        ladder["incident"].refresh_from_db()
+        assert ladder["incident"].customer_unreachable_at == T0 + timedelta(minutes=50)
+        assert [(d.level, d.cycle, d.sequence, d.channel, d.state) for d in Delivery.objects.order_by("id")] == [
+            (0, 0, 1, "email", "sent"),
+            (1, 0, 2, "email", "sent"),
+            (1, 0, 2, "webhook", "sent"),
+            (0, 1, 3, "email", "sent"),
+            (1, 1, 4, "email", "sent"),
+            (1, 1, 4, "webhook", "sent"),
         ]
         assert services.escalation_step(escalation_id=escalation.pk, now=T0 + timedelta(hours=2)) == "stopped"
 
@@ -114,6 +133,7 @@ def test_level_two_only_after_level_ones_wait_then_repeat_then_unreachable(ladde
 def test_acknowledgement_by_link_stops_the_ladder_once(ladder, acme):
     with schema_context("acme"):
         escalation = services.escalation_start(incident=ladder["incident"], actor=ACTOR, now=T0)
+        deliver_due(T0)
     token = _ack_link(ladder["inbox"].messages[0][1])
     client = acme.client()
     page = client.get(f"/ack/{token}")
@@ -139,6 +159,7 @@ def test_acknowledgement_by_link_stops_the_ladder_once(ladder, acme):
 def test_expired_link_is_refused(ladder):
     with schema_context("acme"):
         services.escalation_start(incident=ladder["incident"], actor=ACTOR, now=T0 - timedelta(days=10))
+        deliver_due(T0 - timedelta(days=10))
         token = _ack_link(ladder["inbox"].messages[0][1])
         with pytest.raises(services.EscalationError, match="expired"):
             services.escalation_acknowledge_token(token=token, ip="127.0.0.1")
@@ -185,6 +206,8 @@ def test_analyst_escalates_over_the_api(ladder):
     response = client.post(f"/api/provider/customers/acme/incidents/{ladder['incident'].pk}/escalate")
     assert response.status_code == 200, response.content
     assert response.json()["state"] == "escalated"
+    with schema_context("acme"):
+        assert deliver_due(datetime.now(UTC)) == ["sent"]
     assert [rcpt for rcpt, _ in ladder["inbox"].messages] == [["lead@acme.example"]]
     again = client.post(f"/api/provider/customers/acme/incidents/{ladder['incident'].pk}/escalate")
     assert again.status_code == 400 and "incident" in again.json()
@@ -226,10 +249,17 @@ def test_fire_drill_goes_through_the_real_path(ladder):
     from mdr.escalations.models import Escalation
 
     out = StringIO()
-    call_command("fire_drill", "acme", "--auto-ack", "--json", stdout=out)
+    call_command("fire_drill", "acme", "--auto-ack", "--inline", "--json", stdout=out)
     report = json.loads(out.getvalue())
     assert report["ok"] is True
-    assert [s[0] for s in report["steps"]] == ["ingest", "processing", "incident", "delivery", "acknowledgement"]
+    assert [s[0] for s in report["steps"]] == [
+        "ingest",
+        "processing",
+        "incident",
+        "escalation",
+        "delivery",
+        "acknowledgement",
+    ]
     assert all(ms >= 0 for _, ms, _ in report["steps"])
     ((_rcpt, raw),) = ladder["inbox"].messages
     assert "FIRE DRILL" in email.message_from_bytes(raw, policy=policy.default)["Subject"]

@@ -17,6 +17,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("customer", help="customer slug")
         parser.add_argument("--auto-ack", action="store_true", help="acknowledge with the first link (tests)")
+        parser.add_argument(
+            "--inline", action="store_true", help="make the delivery attempts in this process (no worker running)"
+        )
+        parser.add_argument("--wait", type=float, default=60, help="seconds to wait for the workers' deliveries")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
@@ -25,7 +29,12 @@ class Command(BaseCommand):
             raise CommandError(f"customer: no customer {options['customer']!r}")
         with schema_context(customer.schema_name):
             try:
-                report = fire_drill(actor=Actor.system("cli:fire_drill"), auto_ack=options["auto_ack"])
+                report = fire_drill(
+                    actor=Actor.system("cli:fire_drill"),
+                    auto_ack=options["auto_ack"],
+                    inline=options["inline"],
+                    wait_seconds=options["wait"],
+                )
             except EscalationError as exc:
                 raise CommandError(f"{exc.field}: {exc.message}") from exc
         if options["json"]:

@@ -1,0 +1,72 @@
+"""Read queries of the escalation app."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+
+from mdr.escalations.models import Delivery, DeliveryAttempt, Escalation
+
+
+def escalation_list_for_incident(*, incident_id, with_attempts: bool) -> list[dict]:
+    """The incident's escalations with every delivery (the proof of notification). ``with_attempts`` adds each
+    attempt (provider view); the customer sees what was sent to whom, when, and whether it arrived."""
+    deliveries = Delivery.objects.select_related("contact").order_by("created_at", "pk")
+    if with_attempts:
+        deliveries = deliveries.prefetch_related(
+            Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number"))
+        )
+    out = []
+    for escalation in (
+        Escalation.objects.filter(incident_id=incident_id)
+        .select_related("matrix")
+        .prefetch_related(Prefetch("deliveries", queryset=deliveries))
+        .order_by("started_at")
+    ):
+        out.append(
+            {
+                "id": str(escalation.pk),
+                "state": escalation.state,
+                "matrix_version": escalation.matrix.version,
+                "rule": escalation.rule_index,
+                "level": escalation.level,
+                "cycle": escalation.cycle,
+                "started_at": escalation.started_at,
+                "acknowledged_at": escalation.acknowledged_at,
+                "acknowledged_by": escalation.acknowledged_by,
+                "ack_channel": escalation.ack_channel,
+                "deliveries": [_delivery(d, with_attempts) for d in escalation.deliveries.all()],
+            }
+        )
+    return out
+
+
+def _delivery(delivery: Delivery, with_attempts: bool) -> dict:
+    row = {
+        "notice": delivery.notice_kind,
+        "sequence": delivery.sequence,
+        "level": delivery.level,
+        "cycle": delivery.cycle,
+        "contact": delivery.contact.name,
+        "channel": delivery.channel,
+        "target": delivery.target,
+        "state": delivery.state,
+        "created_at": delivery.created_at,
+        "delivered_at": delivery.delivered_at,
+        "attempts": delivery.attempts,
+        "message_id": delivery.message_id,
+    }
+    if with_attempts:
+        row["attempt_log"] = [
+            {
+                "number": a.number,
+                "at": a.at,
+                "ok": a.ok,
+                "status_code": a.status_code,
+                "response": a.response,
+                "error": a.error,
+                "duration_ms": a.duration_ms,
+            }
+            for a in delivery.attempt_log.all()
+        ]
+        row["last_error"] = delivery.last_error
+    return row
