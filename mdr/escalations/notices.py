@@ -3,19 +3,27 @@ channel. Japanese and English, chosen by the contact's language.
 
 The notice is plain data (``Notice``) rendered by templates (``templates/emails/notice_<lang>.{txt,html}``) and
 sent through Django's mail backend (SMTP in production, from ``EMAIL_URL``). The Message-ID is returned so the
-delivery record can prove what was sent when.
+delivery record can prove what was sent when; a retry passes it back in, so receivers see one message.
+
+A contact with a PGP public key gets PGP/MIME (RFC 3156, built in ``mdr.escalations.pgp``): the text and HTML
+parts and the real subject travel inside the encryption (protected headers), and the visible subject only
+names the TLP label, the kind of notice and the incident id.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import policy
+from email.message import EmailMessage as MimeEntity
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import make_msgid
 from django.template.loader import render_to_string
+
+from mdr.escalations.pgp import PgpMimeEmail, encrypt
 
 TLP_LABELS = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
 KINDS = ("first", "follow_up", "final")
@@ -69,6 +77,21 @@ SUBJECTS = {
     },
 }
 
+# Visible subjects of encrypted notices: enough to sort and route the mail, nothing of the incident's content.
+# (The Japanese ones use full-width parentheses, as Japanese text does.)
+ENCRYPTED_SUBJECTS = {
+    "ja": {
+        "first": "【{tlp}】インシデント通知（暗号化） {incident_id}",  # noqa: RUF001
+        "follow_up": "【{tlp}】続報 #{sequence}（暗号化） {incident_id}",  # noqa: RUF001
+        "final": "【{tlp}】最終報告（暗号化） {incident_id}",  # noqa: RUF001
+    },
+    "en": {
+        "first": "[TLP:{tlp}] Incident notice (encrypted) {incident_id}",
+        "follow_up": "[TLP:{tlp}] Update #{sequence} (encrypted) {incident_id}",
+        "final": "[TLP:{tlp}] Final report (encrypted) {incident_id}",
+    },
+}
+
 
 def notice_render(notice: Notice, language: str) -> tuple[str, str, str]:
     """(subject, text, html) of ``notice`` in ``language`` (ja or en)."""
@@ -88,22 +111,73 @@ def notice_render(notice: Notice, language: str) -> tuple[str, str, str]:
     return subject[:250], text, html
 
 
-def notice_send_email(*, notice: Notice, to: str, language: str, connection=None) -> str:
-    """Send one notice to one address; returns the Message-ID (kept on the delivery record)."""
-    subject, text, html = notice_render(notice, language)
-    message_id = make_msgid(domain=settings.MDR_BASE_DOMAIN)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        headers={
-            "Message-ID": message_id,
-            "X-MDR-Incident": notice.incident_id,
-            "X-MDR-Notice-Sequence": str(notice.sequence),
-        },
-        connection=connection or get_connection(),
+def notice_encrypted_subject(notice: Notice, language: str) -> str:
+    """The subject shown outside the encryption: TLP label, kind of notice and incident id only."""
+    language = language if language in ("ja", "en") else "en"
+    return ENCRYPTED_SUBJECTS[language][notice.kind].format(
+        tlp=notice.tlp, sequence=notice.sequence, incident_id=notice.incident_id
     )
-    message.attach_alternative(html, "text/html")
+
+
+def _protected_entity(*, subject: str, text: str, html: str, from_email: str, to: str, message_id: str) -> bytes:
+    """The inner MIME entity of an encrypted notice: multipart/alternative (text, HTML; UTF-8) that carries the
+    real Subject and the addressing headers itself ("protected headers"), for mail clients to show."""
+    entity = MimeEntity(policy=policy.SMTP)
+    entity["Subject"] = subject
+    entity["From"] = from_email
+    entity["To"] = to
+    entity["Message-ID"] = message_id
+    entity.set_content(text, subtype="plain", charset="utf-8", cte="base64")
+    entity.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
+    entity.set_param("protected-headers", "v1")
+    del entity["MIME-Version"]  # a header of the outer message, not of an enclosed entity
+    return entity.as_bytes()
+
+
+def notice_send_email(
+    *,
+    notice: Notice,
+    to: str,
+    language: str,
+    message_id: str | None = None,
+    pgp_key: str = "",
+    connection=None,
+) -> str:
+    """Send one notice to one address; returns the Message-ID (kept on the delivery record).
+
+    ``message_id``: the Message-ID of an earlier attempt of the same delivery, reused so receivers deduplicate.
+    ``pgp_key``: the contact's ASCII-armoured public key; when set the notice goes out PGP/MIME-encrypted or
+    not at all (``PgpError``).
+    """
+    subject, text, html = notice_render(notice, language)
+    message_id = message_id or make_msgid(domain=settings.MDR_BASE_DOMAIN)
+    headers = {
+        "Message-ID": message_id,
+        "X-MDR-Incident": notice.incident_id,
+        "X-MDR-Notice-Sequence": str(notice.sequence),
+    }
+    connection = connection or get_connection()
+    if pgp_key:
+        inner = _protected_entity(
+            subject=subject, text=text, html=html, from_email=settings.DEFAULT_FROM_EMAIL, to=to, message_id=message_id
+        )
+        message = PgpMimeEmail(
+            subject=notice_encrypted_subject(notice, language),
+            body=encrypt(inner, armored_key=pgp_key),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[to],
+            headers=headers,
+            connection=connection,
+        )
+    else:
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[to],
+            headers=headers,
+            connection=connection,
+        )
+        message.attach_alternative(html, "text/html")
     message.send(fail_silently=False)
     return message_id
