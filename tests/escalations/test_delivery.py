@@ -421,3 +421,33 @@ def test_an_acknowledgement_link_of_one_customer_is_unknown_on_another(acme, glo
     assert response.status_code == 410 and "unknown" in response.content.decode()
     with schema_context("acme"):
         assert Escalation.objects.get().state == "running"
+
+
+def test_slack_and_teams_through_the_ladder_record_only_the_host_of_their_secret_urls(acme, mail):
+    import json
+
+    from tests.escalations.test_webhook import Endpoint
+
+    slack, teams = Endpoint(), Endpoint()
+    teams.answer(202)
+    try:
+        with schema_context("acme"):
+            desk = Contact.objects.create(
+                name="desk", language="en", slack_webhook_url=slack.url, teams_webhook_url=teams.url
+            )
+            _matrix({"contacts": [desk.pk], "channels": ["slack", "teams"], "wait_minutes": 15})
+            incident = _incident()
+            services.escalation_start(incident=incident, actor=ACTOR, now=T0)
+            assert deliver_due(T0) == ["sent", "sent"]
+            targets = set(Delivery.objects.values_list("target", flat=True))
+            assert targets == {"http://127.0.0.1/…"}  # the token in the URL path is a credential: not recorded
+            incident.refresh_from_db()
+            assert incident.notified_at == T0
+        (slack_request,) = slack.requests
+        (teams_request,) = teams.requests
+        assert "Beaconing from WS-07" in json.dumps(json.loads(slack_request.body)["blocks"])
+        card = json.loads(teams_request.body)["attachments"][0]["content"]
+        assert card["type"] == "AdaptiveCard" and "/ack/" in json.dumps(card["actions"])
+    finally:
+        slack.close()
+        teams.close()

@@ -1,8 +1,12 @@
 """Signed webhooks against a real HTTP receiver on loopback: signature, retries deduplicated by webhook-id,
-secret rotation, and the SSRF guard."""
+secret rotation, the SSRF guard, and the connection pinned to the address the guard checked (http and https)."""
 
 import json
+import socket
+import ssl
+import subprocess
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -95,6 +99,7 @@ def test_wrong_secret_and_tampering_are_refused_and_rotation_works(receiver):
         "https://127.0.0.1/x",
         "https://10.1.2.3/x",
         "https://169.254.169.254/latest/meta-data",
+        "https://100.100.100.200/latest/meta-data",  # shared address space (a cloud metadata service lives here)
         "https://[::1]/x",
         "https://localhost/x",
         "ftp://example.com/x",
@@ -112,3 +117,163 @@ def test_unreachable_target_is_a_failed_delivery_not_an_exception():
         url="http://127.0.0.1:9/x", body=b"{}", message_id="m", secrets_=[SECRET], allow_private=True, timeout=2
     )
     assert not result.ok and result.status is None and result.error
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Endpoint:
+    """Any HTTP(S) endpoint on loopback: records requests (and TLS SNI), answers what it is told."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None):
+        self.requests: list[Request] = []
+        self.server_names: list[str | None] = []
+        self.status, self.body, self.extra_headers = 200, b"ok", {}
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                endpoint.requests.append(Request(self.path, headers, body))
+                self.send_response(endpoint.status)
+                for name, value in endpoint.extra_headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(endpoint.body)))
+                self.end_headers()
+                self.wfile.write(endpoint.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        if tls is not None:
+            tls.sni_callback = lambda _sslobj, name, _ctx: self.server_names.append(name)
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, status: int, body: bytes = b"", **headers: str) -> None:
+        self.status, self.body, self.extra_headers = status, body, headers
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def endpoint():
+    e = Endpoint()
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch):
+    """Names under ``.test`` resolve to 127.0.0.1 the first time and to 127.0.0.2 (nobody listens) afterwards,
+    like a DNS-rebinding attacker's server; records every lookup of such a name."""
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".test"):
+            lookups.append(host)
+            host = "127.0.0.1" if len(lookups) == 1 else "127.0.0.2"
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return lookups
+
+
+def test_the_connection_goes_to_the_address_the_guard_checked(endpoint, rebinding_dns):
+    # given: a name whose second lookup would point elsewhere
+    url = f"http://rebind.test:{endpoint.port}/hook"
+    # when
+    result = webhook.post_json(url=url, body=b"{}", headers={"X-Test": "1"}, allow_private=True, timeout=2)
+    # then: resolved once (by the guard), connected to that address, Host names the host
+    assert result.ok, result.error
+    assert rebinding_dns == ["rebind.test"]
+    (request,) = endpoint.requests
+    assert request.headers["host"] == f"rebind.test:{endpoint.port}"
+    assert request.headers["x-test"] == "1" and request.headers["content-type"] == "application/json"
+
+
+def test_signed_delivery_is_pinned_too(endpoint, rebinding_dns):
+    result = webhook.deliver(
+        url=f"http://rebind.test:{endpoint.port}/hook",
+        body=b"{}",
+        message_id="m",
+        secrets_=[SECRET],
+        allow_private=True,
+    )
+    assert result.ok and result.message_id == "m"
+    assert rebinding_dns == ["rebind.test"]
+    assert webhook.verify(headers=endpoint.requests[0].headers, body=b"{}", secret=SECRET)
+
+
+def test_redirects_are_not_followed_and_the_response_is_cut_to_2_kb(endpoint):
+    endpoint.answer(302, b"x" * 10_000, Location=endpoint.url + "/elsewhere")
+    result = webhook.post_json(url=endpoint.url, body=b"{}", headers={}, allow_private=True)
+    assert not result.ok and result.status == 302 and "redirects are not followed" in result.error
+    assert len(endpoint.requests) == 1
+    assert len(result.response) == 2048
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for ``pinned.test`` only (not for 127.0.0.1): (cert path, key path)."""
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = str(directory / "cert.pem"), str(directory / "key.pem")
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
+            *("-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=pinned.test"),
+            *("-addext", "subjectAltName=DNS:pinned.test"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_endpoint(certificate):
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(*certificate)
+    e = Endpoint(tls=server_context)
+    yield e
+    e.close()
+
+
+def test_https_is_pinned_and_verifies_the_certificate_against_the_hostname(tls_endpoint, certificate, rebinding_dns):
+    # given: a client trusting only our test certificate, which names pinned.test and not 127.0.0.1
+    trust = ssl.create_default_context(cafile=certificate[0])
+    # when
+    result = webhook.post_json(
+        url=f"https://pinned.test:{tls_endpoint.port}/hook",
+        body=b"{}",
+        headers={},
+        allow_private=True,
+        timeout=2,
+        ssl_context=trust,
+    )
+    # then: one lookup, TLS to the checked IP with SNI and verification for the hostname
+    assert result.ok, result.error
+    assert rebinding_dns == ["pinned.test"]
+    assert tls_endpoint.server_names == ["pinned.test"]
+    assert tls_endpoint.requests[0].headers["host"] == f"pinned.test:{tls_endpoint.port}"
+
+
+def test_https_refuses_a_certificate_that_does_not_name_the_host(tls_endpoint, certificate):
+    trust = ssl.create_default_context(cafile=certificate[0])
+    result = webhook.post_json(
+        url=tls_endpoint.url, body=b"{}", headers={}, allow_private=True, timeout=2, ssl_context=trust
+    )
+    assert not result.ok and result.status is None
+    assert "CERTIFICATE_VERIFY_FAILED" in result.error
+    assert tls_endpoint.requests == []
