@@ -3,6 +3,7 @@
 from django.urls import path
 
 from mdr.accounts import api as accounts_api
+from mdr.escalations import api as escalations_api
 from mdr.escalations import views as escalation_views
 from mdr.incidents import api as incidents_api
 from mdr.portal import views as portal
@@ -24,6 +25,20 @@ urlpatterns = [
         "api/v1/incidents/<str:incident_id>/acknowledge",
         incidents_api.CustomerIncidentAcknowledgeApi.as_view(),
         name="api-my-incident-ack",
+    ),
+    path("api/v1/contacts", escalations_api.CustomerContactsApi.as_view(), name="api-my-contacts"),
+    path("api/v1/contacts/<int:contact_id>", escalations_api.CustomerContactDetailApi.as_view(), name="api-my-contact"),
+    path("api/v1/escalation/matrix", escalations_api.CustomerMatrixApi.as_view(), name="api-my-escalation-matrix"),
+    path("api/v1/escalation/proposals", escalations_api.CustomerProposalsApi.as_view(), name="api-my-proposals"),
+    path(
+        "api/v1/escalation/proposals/<uuid:proposal_id>",
+        escalations_api.CustomerProposalDetailApi.as_view(),
+        name="api-my-proposal",
+    ),
+    path(
+        "api/v1/escalation/proposals/<uuid:proposal_id>/withdraw",
+        escalations_api.CustomerProposalWithdrawApi.as_view(),
+        name="api-my-proposal-withdraw",
     ),
     path("contract/", portal.contract, name="portal-contract"),
     path("ack/<str:token>", escalation_views.acknowledge, name="escalation-ack"),

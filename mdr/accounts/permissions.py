@@ -35,6 +35,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "alert.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "contract.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "incident.acknowledge": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT}),
+    "escalation.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
+    "escalation.propose": frozenset({Role.CUSTOMER_ADMIN}),
 }
 
 # capability -> API key scopes that hold it
@@ -44,6 +46,7 @@ SCOPE_CAPABILITIES: dict[str, frozenset[str]] = {
     "user.list": frozenset({"read"}),
     "contract.read": frozenset({"read"}),
     "incident.acknowledge": frozenset({"read"}),
+    "escalation.read": frozenset({"read"}),
     "whoami": frozenset({"ingest", "read"}),
 }
 
