@@ -207,6 +207,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two different "kind" fields: name their enums apart instead of the generated hash names.
+    "ENUM_NAME_OVERRIDES": {"ProposalKindEnum": "mdr.escalations.models.ProposalKind"},
 }
 
 # Dramatiq: Redis broker; the tenant middleware stamps and enters the schema of every message.

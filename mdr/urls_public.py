@@ -16,6 +16,7 @@ urlpatterns = [
     *common,
     *api_docs("mdr.urls_public"),
     path("", console.home, name="home"),
+    path("customers/<slug:slug>/fire-drill", console.fire_drill, name="console-fire-drill"),
     path("api/provider/customers/", tenants_api.CustomerListCreateApi.as_view(), name="api-customers"),
     path(
         "api/provider/customers/<slug:slug>/suspend",
@@ -115,5 +116,35 @@ urlpatterns = [
         "api/provider/customers/<slug:slug>/contacts/<int:contact_id>/verify",
         escalations_api.ContactVerifyApi.as_view(),
         name="api-contact-verify",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/contacts/<int:contact_id>",
+        escalations_api.ContactDetailApi.as_view(),
+        name="api-contact",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/contacts/<int:contact_id>/archive",
+        escalations_api.ContactArchiveApi.as_view(),
+        name="api-contact-archive",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/contacts/<int:contact_id>/rotate-secret",
+        escalations_api.ContactSecretRotateApi.as_view(),
+        name="api-contact-rotate-secret",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/escalation/proposals",
+        escalations_api.ProviderProposalsApi.as_view(),
+        name="api-escalation-proposals",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/escalation/proposals/<uuid:proposal_id>/approve",
+        escalations_api.ProposalApproveApi.as_view(),
+        name="api-escalation-proposal-approve",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/escalation/proposals/<uuid:proposal_id>/reject",
+        escalations_api.ProposalRejectApi.as_view(),
+        name="api-escalation-proposal-reject",
     ),
 ]

@@ -21,7 +21,7 @@ from mdr.alerts.services import alert_batch_process, alert_ingest
 from mdr.audit.services import Actor, audit_record
 from mdr.escalations.models import AckToken, Delivery, DeliveryState
 from mdr.escalations.services import _acknowledge, delivery_attempt, escalation_start
-from mdr.incidents.models import Incident
+from mdr.incidents.models import Incident, IncidentEvent
 from mdr.incidents.services import incident_create
 
 DRILL_MARK = "[FIRE DRILL / 訓練]"
@@ -116,4 +116,26 @@ def fire_drill(*, actor: Actor, auto_ack: bool = False, inline: bool = False, wa
         target_id=incident.pk,
         data={"ok": report.ok, "steps": [s for s, _, _ in report.steps]},
     )
+    # The report stays with the drill's incident, where the SOC looks (the console button gets no reply).
+    IncidentEvent.objects.create(
+        incident=incident,
+        kind="fire_drill_report",
+        at=timezone.now(),
+        actor=actor.name,
+        text=("OK" if report.ok else "FAILED") + "\n" + "\n".join(f"{s}: {ms} ms, {d}" for s, ms, d in report.steps),
+        data={"ok": report.ok, "steps": report.steps},
+    )
     return report
+
+
+def fire_drill_request(*, actor: Actor, schema_name: str) -> None:
+    """The console's button: audit the request in the customer's schema and run the drill in a worker (the
+    deliveries go through the notifications queue like a real incident's)."""
+    from django.db import transaction
+    from django_tenants.utils import schema_context
+
+    from mdr.escalations.tasks import fire_drill_task
+
+    with schema_context(schema_name), transaction.atomic():
+        audit_record(actor=actor, action="escalation.fire_drill.requested", target_type="customer", target_id=0)
+        transaction.on_commit(lambda: fire_drill_task.send(actor.name))

@@ -175,10 +175,20 @@ def matrix_validate(rules: list[dict]) -> None:
             if not isinstance(level, dict):
                 raise EscalationError(at, "an object")
             contacts = level.get("contacts")
-            if not isinstance(contacts, list) or not contacts or not set(contacts) <= contact_ids:
+            if (
+                not isinstance(contacts, list)
+                or not contacts
+                or not all(isinstance(c, int) and not isinstance(c, bool) for c in contacts)
+                or not set(contacts) <= contact_ids
+            ):
                 raise EscalationError(f"{at}.contacts", "ids of existing, not archived contacts")
             channels = level.get("channels")
-            if not isinstance(channels, list) or not channels or not set(channels) <= set(CHANNELS):
+            if (
+                not isinstance(channels, list)
+                or not channels
+                or not all(isinstance(c, str) for c in channels)
+                or not set(channels) <= set(CHANNELS)
+            ):
                 raise EscalationError(f"{at}.channels", f"some of {CHANNELS}")
             wait = level.get("wait_minutes")
             if not isinstance(wait, int) or isinstance(wait, bool) or wait <= 0:
@@ -841,9 +851,32 @@ def _send(delivery: Delivery, now: datetime) -> webhook.DeliveryResult:
 
 
 def delivery_attempt(*, delivery_id, now: datetime | None = None) -> str:
-    """Try a pending delivery once (idempotent: a delivery already sent, failed or cancelled is left alone; the row
-    lock makes a doubled message wait and then find nothing to do)."""
+    """Try a pending, due delivery once. Idempotent: a delivery already sent, failed or cancelled, or not due yet,
+    is left alone.
+
+    Two transactions. The first (committed at once) claims the attempt by arming the lease in the due-work index:
+    if this process dies during the send, the sweep hands the delivery over again when the lease runs out. The
+    second holds the row lock across the send, so a doubled message waits and then finds nothing to do; a crashed
+    send leaves no record (its transaction dies with it) and the next attempt goes out with the same id."""
     now = now or timezone.now()
+    with transaction.atomic():
+        claimed = (
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk=delivery_id)
+            .values_list("state", "attempts", "next_attempt_at")
+            .first()
+        )
+        if claimed is None:
+            if Delivery.objects.filter(pk=delivery_id, state=DeliveryState.PENDING).exists():
+                return "busy"  # another worker is sending it right now; its lease covers a crash
+            return "skipped"
+        state, attempts, next_attempt_at = claimed
+        if state != DeliveryState.PENDING:
+            return "skipped"
+        if next_attempt_at is not None and next_attempt_at > now + timedelta(seconds=1):
+            return "not_due"  # an early or stale message: the due-work row hands it over on time
+        lease = now + timedelta(seconds=settings.MDR_DELIVERY_LEASE_SECONDS)
+        due_work_schedule(kind=DELIVERY_ACTOR, ref=str(delivery_id), due_at=lease)
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
@@ -851,8 +884,8 @@ def delivery_attempt(*, delivery_id, now: datetime | None = None) -> str:
             .filter(pk=delivery_id)
             .first()
         )
-        if delivery is None or delivery.state != DeliveryState.PENDING:
-            return "skipped"
+        if delivery is None or delivery.state != DeliveryState.PENDING or delivery.attempts != attempts:
+            return "skipped"  # someone else made this attempt meanwhile
         number = delivery.attempts + 1
         permanent = False
         try:

@@ -25,3 +25,12 @@ def contact_expiry_task(contact_ids: list) -> None:
     from mdr.escalations.contacts import contact_expiry_due
 
     contact_expiry_due(contact_ids=[int(pk) for pk in contact_ids])
+
+
+@dramatiq.actor(queue_name="default", max_retries=0, time_limit=300_000)
+def fire_drill_task(requested_by: str) -> None:
+    """Not retried: a second drill would send the customer a second test notice."""
+    from mdr.audit.services import Actor
+    from mdr.escalations.drill import fire_drill
+
+    fire_drill(actor=Actor(type="provider_staff", name=requested_by[:200]), wait_seconds=120)
