@@ -28,6 +28,7 @@ import logging
 import secrets
 import uuid
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -667,6 +668,35 @@ def escalation_acknowledge_token(*, token: str, ip: str | None, now: datetime | 
             AckToken, token, used_field="used_at", ip_field="used_ip", ip=ip, now=now, what="acknowledgement"
         )
         return _acknowledge(ack.escalation_id, by=ack.contact.name, channel="link", ip=ip, now=now)
+
+
+def escalation_link_preview(*, token: str, now: datetime | None = None) -> dict:
+    """What an acknowledgement link is about, shown before the button (reads only: a GET must never act).
+    Raises EscalationError for an unknown, used or expired link."""
+    now = now or timezone.now()
+    digest = hashlib.sha256((token or "").encode()).hexdigest()
+    ack = AckToken.objects.select_related("contact", "escalation").filter(token_sha256=digest).first()
+    if ack is None:
+        raise EscalationError("token", "unknown acknowledgement link")
+    if ack.used_at is not None:
+        raise EscalationError("token", "this link was already used")
+    if ack.expires_at <= now:
+        raise EscalationError("token", "this link has expired")
+    incident = Incident.objects.get(pk=ack.escalation.incident_id)
+    tz = _customer_timezone(now)
+    return {
+        "incident_id": str(incident.pk),
+        "title": incident.title,
+        "priority": incident.priority,
+        "severity": incident.severity_id,
+        "tlp": ack.escalation.brief.get("tlp", "AMBER"),
+        "summary": ack.escalation.brief.get("summary") or incident.customer_summary or incident.title,
+        "detected_at": incident.created_at.astimezone(ZoneInfo(tz)),
+        "timezone": tz,
+        "contact": ack.contact.name,
+        "state": ack.escalation.state,
+        "expires_at": ack.expires_at.astimezone(ZoneInfo(tz)),
+    }
 
 
 def _acknowledge(escalation_id, *, by: str, channel: str, ip: str | None, now: datetime) -> Escalation:

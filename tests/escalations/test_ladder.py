@@ -138,10 +138,12 @@ def test_acknowledgement_by_link_stops_the_ladder_once(ladder, acme):
     client = acme.client()
     page = client.get(f"/ack/{token}")
     assert page.status_code == 200 and "Acknowledge" in page.content.decode()  # GET never acknowledges
+    assert "Ransomware on WS-01" in page.content.decode() and "CSIRT lead" in page.content.decode()  # the summary
     done = client.post(f"/ack/{token}")
     assert done.status_code == 200 and "ack-done" in done.content.decode()
     again = client.post(f"/ack/{token}")
     assert again.status_code == 410 and "already used" in again.content.decode()
+    assert client.get(f"/ack/{token}").status_code == 410
     tampered = client.post(f"/ack/{token[:-2]}xx")
     assert tampered.status_code == 410
     with schema_context("acme"):
