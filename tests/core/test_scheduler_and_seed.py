@@ -34,10 +34,14 @@ def test_a_failing_job_does_not_stop_the_others(db):
 
 
 def _footprint():
+    from mdr.escalations.models import Contact, EscalationMatrix
+
     users = User.objects.count()
     with schema_context("acme"):
         acme_users = User.objects.count()
-    return Customer.objects.count(), ApiKey.objects.count(), users, acme_users
+        escalation = Contact.objects.count(), EscalationMatrix.objects.count()
+    assert escalation == (1, 1)  # the demo's fire drill has somewhere to go
+    return Customer.objects.count(), ApiKey.objects.count(), users, acme_users, escalation
 
 
 def test_seed_demo_is_idempotent(tenants_ab, db, settings, tmp_path):

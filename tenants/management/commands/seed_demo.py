@@ -1,4 +1,5 @@
-"""Demo data for ``make run``: provider staff, two customers (acme, globex) with an admin and an ingest key each.
+"""Demo data for ``make run``: provider staff, two customers (acme, globex) with an admin and an ingest key each,
+and an escalation contact and matrix each (so the console's fire drill works at once).
 
 Idempotent: a second run creates nothing new. Passwords and keys are shown once by the services, so the
 first run keeps them in ``.data/demo-credentials.json`` (mode 600) and later runs print them from there; a
@@ -82,6 +83,10 @@ class Command(BaseCommand):
                     admin.save(update_fields=["password"])
                 entry.update(admin_username=admin.username, admin_password=password)
 
+        for slug, _name, language in CUSTOMERS:
+            with schema_context(Customer.objects.get(slug=slug).schema_name):
+                _escalation_defaults(actor, slug, language)
+
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(creds, indent=2))
         os.chmod(path, 0o600)
@@ -99,3 +104,27 @@ class Command(BaseCommand):
             w(f"  API key          {entry['api_key']}")
         w(f"(kept in {settings.MDR_DATA_DIR / 'demo-credentials.json'})")
         w("")
+
+
+def _escalation_defaults(actor: Actor, slug: str, language: str) -> None:
+    """A CSIRT duty contact and a one-level matrix (P3 and above, repeated twice), unless the customer has one."""
+    from mdr.escalations.contacts import contact_create
+    from mdr.escalations.models import EscalationMatrix
+    from mdr.escalations.services import matrix_publish
+
+    if EscalationMatrix.objects.exists():
+        return
+    contact, _secret = contact_create(
+        actor=actor,
+        data={"name": "CSIRT duty", "role": "24/7 duty", "email": f"csirt@{slug}.example", "language": language},
+    )
+    matrix_publish(
+        actor=actor,
+        rules=[
+            {
+                "min_priority": "P3",
+                "repeat": 2,
+                "levels": [{"contacts": [contact.pk], "channels": ["email"], "wait_minutes": 15}],
+            }
+        ],
+    )
