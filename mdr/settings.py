@@ -60,6 +60,7 @@ TENANT_APPS = [
     "mdr.sla",  # SLA policies, timers and their history, stored calendars
     "mdr.incidents",  # incidents, correlation rules, timelines
     "mdr.escalations",  # contacts, escalation matrix, deliveries, acknowledgements
+    "reports",  # the customer's monthly reports and their PDFs
     "mdr.portal",  # customer portal pages; no tables
 ]
 
@@ -253,6 +254,14 @@ MDR_DELIVERY_BACKOFF_SECONDS = env.int("MDR_DELIVERY_BACKOFF_SECONDS", default=3
 MDR_DELIVERY_LEASE_SECONDS = env.int("MDR_DELIVERY_LEASE_SECONDS", default=60)
 # Where the SOC is alerted when a customer's escalation ladder runs out without an acknowledgement.
 MDR_SOC_ALERT_EMAIL = env.str("MDR_SOC_ALERT_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Account managers' SLA report: a customer below this overall compliance (or with a P1 breach) is "at risk".
+MDR_SLA_AT_RISK_PCT = env.float("MDR_SLA_AT_RISK_PCT", default=95.0)
+# Provider branding on the monthly reports: name, logo (a file under static/ or a data: URI), primary colour.
+MDR_REPORT_BRANDING = {
+    "name": env.str("MDR_REPORT_BRAND_NAME", default="MDR Service"),
+    "logo": env.str("MDR_REPORT_BRAND_LOGO", default=""),
+    "color": env.str("MDR_REPORT_BRAND_COLOR", default="#1f4e79"),
+}
 # Reminders to the customer's admins before an escalation contact's valid-until date (days before; 0 = that day).
 MDR_CONTACT_EXPIRY_REMINDER_DAYS = env.list("MDR_CONTACT_EXPIRY_REMINDER_DAYS", cast=int, default=[30, 7, 0])
 # An unknown host or IP seen this many times in alerts becomes an open "inventory drift" item.

@@ -10,6 +10,7 @@ from mdr.scope import api as scope_api
 from mdr.sla import api as sla_api
 from mdr.urls_common import api_docs
 from mdr.urls_common import urlpatterns as common
+from reports import api as reports_api
 from tenants import api as tenants_api
 
 urlpatterns = [
@@ -17,6 +18,23 @@ urlpatterns = [
     *api_docs("mdr.urls_public"),
     path("", console.home, name="home"),
     path("customers/<slug:slug>/fire-drill", console.fire_drill, name="console-fire-drill"),
+    path("reports/sla", console.sla_report, name="console-sla-report"),
+    path("api/provider/customers/<slug:slug>/reports", reports_api.ProviderReportsApi.as_view(), name="api-reports"),
+    path(
+        "api/provider/customers/<slug:slug>/reports/<str:report_id>",
+        reports_api.ProviderReportApi.as_view(),
+        name="api-report",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/reports/<str:report_id>/pdf",
+        reports_api.ProviderReportPdfApi.as_view(),
+        name="api-report-pdf",
+    ),
+    path(
+        "api/provider/customers/<slug:slug>/reports/<str:report_id>/<str:action>",
+        reports_api.ProviderReportApi.as_view(),
+        name="api-report-action",
+    ),
     path("api/provider/customers/", tenants_api.CustomerListCreateApi.as_view(), name="api-customers"),
     path(
         "api/provider/customers/<slug:slug>/suspend",

@@ -10,6 +10,7 @@ from mdr.portal import views as portal
 from mdr.scope import api as scope_api
 from mdr.urls_common import api_docs
 from mdr.urls_common import urlpatterns as common
+from reports import api as reports_api
 
 urlpatterns = [
     *common,
@@ -40,6 +41,11 @@ urlpatterns = [
         escalations_api.CustomerProposalWithdrawApi.as_view(),
         name="api-my-proposal-withdraw",
     ),
+    path("api/v1/reports", reports_api.CustomerReportsApi.as_view(), name="api-my-reports"),
+    path("api/v1/reports/<str:report_id>", reports_api.CustomerReportsApi.as_view(), name="api-my-report"),
+    path("api/v1/reports/<str:report_id>/pdf", reports_api.CustomerReportPdfApi.as_view(), name="api-my-report-pdf"),
+    path("reports/", portal.reports, name="portal-reports"),
+    path("reports/<uuid:report_id>", portal.report_download, name="portal-report"),
     path("contract/", portal.contract, name="portal-contract"),
     path("ack/<str:token>", escalation_views.acknowledge, name="escalation-ack"),
     path("contacts/verify/<str:token>", escalation_views.verify_contact, name="contact-verify"),

@@ -167,6 +167,9 @@ def customer_onboard(
                 language=language,
                 starts_on=timezone.localdate(),
             )
+            from reports.services import report_schedule_next
+
+            report_schedule_next()  # the monthly report drafts, through the due-work index
             audit_record(
                 actor=actor,
                 action="customer.onboard",

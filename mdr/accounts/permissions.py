@@ -27,6 +27,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "contract.manage": frozenset({Role.PROVIDER_ADMIN}),
     "sla.operate": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST}),
     "alert.triage": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST}),
+    "report.manage": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST, Role.ACCOUNT_MANAGER}),
+    "report.sla": frozenset({Role.PROVIDER_ADMIN, Role.ACCOUNT_MANAGER, Role.ANALYST}),
     # customer side (customer schema)
     "portal.view": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "user.list": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
@@ -37,6 +39,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "incident.acknowledge": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT}),
     "escalation.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "escalation.propose": frozenset({Role.CUSTOMER_ADMIN}),
+    "report.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
 }
 
 # capability -> API key scopes that hold it
@@ -47,6 +50,7 @@ SCOPE_CAPABILITIES: dict[str, frozenset[str]] = {
     "contract.read": frozenset({"read"}),
     "incident.acknowledge": frozenset({"read"}),
     "escalation.read": frozenset({"read"}),
+    "report.read": frozenset({"read"}),
     "whoami": frozenset({"ingest", "read"}),
 }
 

@@ -1,5 +1,6 @@
 """Customer portal pages (customer domain, customer schema). Views only: reads via selectors."""
 
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -36,3 +37,29 @@ def users(request):
 @capability_required("audit.view")
 def access_log(request):
     return render(request, "portal/access_log.html", {"events": audit_event_list()[:200]})
+
+
+@capability_required("report.read")
+def reports(request):
+    from reports.selectors import report_list_published
+
+    return render(request, "portal/reports.html", {"reports": report_list_published()[:60]})
+
+
+@capability_required("report.read")
+def report_download(request, report_id):
+    """The PDF through this authorised view only (never a file URL); every download is in the audit log."""
+    from mdr.audit.services import Actor
+    from reports.selectors import report_list_published
+    from reports.services import report_pdf
+
+    report = report_list_published().filter(pk=report_id).first()
+    if report is None:
+        raise Http404("No such report.")
+    response = HttpResponse(
+        report_pdf(report=report, actor=Actor.from_request(request)), content_type="application/pdf"
+    )
+    name = f"mdr-report-{report.month:%Y-%m}-{report.language}-v{report.version}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
