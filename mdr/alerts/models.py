@@ -90,6 +90,8 @@ class Alert(models.Model):
         indexes = [
             models.Index(fields=["-observed_at", "-id"], name="alerts_alert_observed_idx"),
             GinIndex(fields=["hosts"], name="alerts_alert_hosts_gin"),
+            # The month's alerts by arrival (monthly report, SLA report, CSV exports, usage metering).
+            models.Index(fields=["received_at"], name="alerts_alert_received_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -117,7 +117,10 @@ class SlaTimer(models.Model):
                 name="%(app_label)s_%(class)s_one_open_per_metric",
             ),
         ]
-        indexes = [models.Index(fields=["subject_type", "subject_id"], name="sla_timer_subject_idx")]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="sla_timer_subject_idx"),
+            models.Index(fields=["started_at"], name="sla_timer_started_idx"),  # a month's timers (reports)
+        ]
 
     def __str__(self) -> str:
         return f"{self.metric} {self.subject_type}:{self.subject_id} ({self.state})"
@@ -145,6 +148,10 @@ class SlaTimerEvent(models.Model):
 
     class Meta:
         ordering = ["timer", "at", "id"]
+        indexes = [
+            # Pauses of a period with their reasons (reports), without reading every event.
+            models.Index(fields=["at"], name="sla_event_paused_at_idx", condition=models.Q(kind="paused")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M:%S}"

@@ -170,7 +170,7 @@ def test_customers_download_only_their_own_published_reports(acme, globex):
         report = _publish(report)
         UserFactory(username="acme-viewer", role=Role.VIEWER)
     with schema_context("globex"):
-        UserFactory(username="globex-admin", role=Role.CUSTOMER_ADMIN)
+        UserFactory(username="globex-reader", role=Role.CUSTOMER_ADMIN)
     viewer = acme.client()
     login(viewer, "acme-viewer", "correct horse battery staple")
     listing = viewer.get("/reports/")
@@ -184,7 +184,7 @@ def test_customers_download_only_their_own_published_reports(acme, globex):
     assert key.status_code == 200
     # another customer: the same id is unknown in its schema, whatever the route
     other = globex.client()
-    login(other, "globex-admin", "correct horse battery staple")
+    login(other, "globex-reader", "correct horse battery staple")
     assert other.get(f"/reports/{report.pk}").status_code == 404
     assert other.get(f"/api/v1/reports/{report.pk}/pdf").status_code == 404
     assert report.pdf_sha256 not in other.get("/reports/").content.decode()
@@ -311,3 +311,35 @@ def test_account_manager_sla_report_page_csv_and_pdf(acme, globex):
         assert AuditEvent.objects.filter(action="provider.sla_report.view").exists()  # the customer sees the read
     viewer_client = acme.client()
     assert viewer_client.get("/reports/sla").status_code == 404  # not a page of the customer domain
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_published_pdf_text_shows_the_figures_computed_from_the_rows(acme, language):
+    from mdr.sla.models import SlaTimer
+    from tests.reports.builders import month_data
+
+    with schema_context("acme"):
+        month_data(month=OCTOBER, alerts=137, incidents=5)
+        start, end = datetime(2026, 10, 1, tzinfo=TOKYO), datetime(2026, 11, 1, tzinfo=TOKYO)
+        # independently of reports.metrics: straight from the rows
+        received = Alert.objects.filter(received_at__gte=start, received_at__lt=end).count()
+        worked = Alert.objects.filter(
+            received_at__gte=start, received_at__lt=end, scope_status__in=["in_scope", "unknown_asset"]
+        ).count()
+        incidents = Incident.objects.filter(created_at__gte=start, created_at__lt=end).count()
+        timers = SlaTimer.objects.filter(started_at__gte=start, started_at__lt=end)
+        breached = timers.filter(breached_at__isnull=False).count()
+        met = timers.filter(state="met", breached_at__isnull=True).count()
+        compliance = f"{met * 100 / (met + breached):.1f}%"
+        report, _ = services.report_generate_monthly(month=OCTOBER, actor=ACTOR, language=language)
+        report = _publish(report)
+        pdf = bytes(ReportFile.objects.get(report=report).pdf)
+    lines = [line.strip() for page in PdfReader(io.BytesIO(pdf)).pages for line in page.extract_text().splitlines()]
+    from reports.pdf import LABELS
+
+    labels = LABELS[language]
+    received_label, worked_label, incidents_label = labels["f_received"], labels["f_worked"], labels["f_incidents"]
+    assert received == 137 and any(line.startswith(received_label) and line.endswith(f" {received}") for line in lines)
+    assert any(line.startswith(worked_label) and line.endswith(f" {worked}") for line in lines), worked
+    assert any(line.startswith(incidents_label) and line.endswith(f" {incidents}") for line in lines), incidents
+    assert any(compliance in line for line in lines), compliance
