@@ -33,6 +33,7 @@ bench: venv
 	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/ingest.py
 	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/scope.py
 	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/sla.py
+	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/reports.py
 
 lint: venv
 	$(PY) -m ruff check .

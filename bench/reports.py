@@ -267,7 +267,8 @@ def populate(
                                ('resumed', 660, '{{}}'::jsonb)) AS k(kind, offset_s, data)
             WHERE id %% 100 = 0
             """
-        ).format(schema=ident)
+        ).format(schema=ident),
+        {},
     )
     conn.commit()
 
