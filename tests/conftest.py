@@ -137,6 +137,21 @@ def committed_customer(django_db_setup, django_db_blocker, request):
         Customer.objects.filter(slug=slug).delete()
 
 
+@pytest.fixture
+def mail_server(settings):
+    """Django's mail goes to a real SMTP server in this process; ``.messages`` holds what arrived."""
+    from tests.mail import MailServer
+
+    server = MailServer()
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", server.port, 5
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield server
+    server.stop()
+
+
 def login(client: Client, username: str, password: str) -> None:
     response = client.post("/login/", {"username": username, "password": password})
     assert response.status_code == 302, f"login failed for {username}: {response.status_code}"

@@ -8,7 +8,6 @@ from email import policy
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
 from django.test import Client
@@ -31,9 +30,9 @@ from mdr.escalations.models import Contact
 from mdr.jobs.models import DueWork
 from tenants.models import Customer
 from tests.conftest import login
-from tests.escalations.test_notice_email import Inbox
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.live import free_port
+from tests.mail import Inbox
 
 ACTOR = Actor(type="provider_staff", name="padmin#1")
 TOKYO = ZoneInfo("Asia/Tokyo")  # acme's time zone (onboarding default)
@@ -42,19 +41,6 @@ KIND = "contact_expiry_task"
 
 def _today() -> date:
     return timezone.now().astimezone(TOKYO).date()
-
-
-@pytest.fixture
-def smtp(settings):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield inbox
-    controller.stop()
 
 
 def _provider_client(username: str) -> Client:
@@ -275,7 +261,7 @@ def admins(acme):
     return {"adm-ja@acme.example", "adm-en@acme.example"}
 
 
-def test_expiry_reminders_30_then_7_then_0_days_each_once(acme, admins, smtp):
+def test_expiry_reminders_30_then_7_then_0_days_each_once(acme, admins, mail_server):
     with schema_context("acme"):
         # given: a contact valid for 40 more days
         valid_until = _today() + timedelta(days=40)
@@ -286,32 +272,36 @@ def test_expiry_reminders_30_then_7_then_0_days_each_once(acme, admins, smtp):
         assert due.due_at == _threshold(valid_until, 30)  # 09:00 in the customer's time zone
         # when: called a minute early (e.g. clock skew)
         assert contact_expiry_due(contact_ids=[str(contact.pk)], now=due.due_at - timedelta(minutes=1)) == 0
-        assert smtp.messages == []
+        assert mail_server.messages == []
         # when: the 30-day threshold is reached
         assert contact_expiry_due(contact_ids=[str(contact.pk)], now=due.due_at) == 1
         # then: every active customer admin with an address, in their language
-        subjects = _subjects(smtp)
+        subjects = _subjects(mail_server)
         assert set(subjects) == admins
         assert "Night desk" in subjects["adm-en@acme.example"]
         assert "expires in 30 days" in subjects["adm-en@acme.example"]
         assert "あと30日" in subjects["adm-ja@acme.example"]
-        body = email.message_from_bytes(smtp.messages[0][1], policy=policy.default).get_body(("plain",)).get_content()
+        body = (
+            email.message_from_bytes(mail_server.messages[0][1], policy=policy.default)
+            .get_body(("plain",))
+            .get_content()
+        )
         assert str(valid_until) in body and "acme.mdr.test" in body
         # when: the message is redelivered
         assert contact_expiry_due(contact_ids=[str(contact.pk)], now=due.due_at + timedelta(minutes=5)) == 0
         # then: nothing more is sent, and the due work waits for the 7-day threshold
-        assert len(smtp.messages) == 2
+        assert len(mail_server.messages) == 2
         due = DueWork.objects.get(schema_name="acme", kind=KIND, ref=str(contact.pk))
         assert due.due_at == _threshold(valid_until, 7)
         # when: 7 days before
         assert contact_expiry_due(contact_ids=[str(contact.pk)], now=due.due_at) == 1
-        assert "expires in 7 days" in _subjects(smtp, 2)["adm-en@acme.example"]
+        assert "expires in 7 days" in _subjects(mail_server, 2)["adm-en@acme.example"]
         assert DueWork.objects.get(schema_name="acme", kind=KIND, ref=str(contact.pk)).due_at == _threshold(
             valid_until, 0
         )
         # when: the last day
         assert contact_expiry_due(contact_ids=[contact.pk], now=_threshold(valid_until, 0)) == 1
-        last = _subjects(smtp, 4)
+        last = _subjects(mail_server, 4)
         assert "expires today" in last["adm-en@acme.example"] and "本日" in last["adm-ja@acme.example"]
         # then: nothing left to schedule
         assert not DueWork.objects.filter(schema_name="acme", kind=KIND, ref=str(contact.pk)).exists()
@@ -321,7 +311,7 @@ def test_expiry_reminders_30_then_7_then_0_days_each_once(acme, admins, smtp):
         assert all(a.data["recipients"] == 2 for a in audit)
 
 
-def test_a_contact_created_late_gets_one_reminder_not_every_missed_one(acme, admins, smtp):
+def test_a_contact_created_late_gets_one_reminder_not_every_missed_one(acme, admins, mail_server):
     with schema_context("acme"):
         # given: only 3 days left, so the 30- and 7-day thresholds have passed
         valid_until = _today() + timedelta(days=3)
@@ -333,8 +323,8 @@ def test_a_contact_created_late_gets_one_reminder_not_every_missed_one(acme, adm
         # when
         assert contact_expiry_due(contact_ids=[contact.pk]) == 1
         # then: one e-mail per admin, for the 7-day threshold, saying how many days are really left
-        assert len(smtp.messages) == 2
-        assert "expires in 3 days" in _subjects(smtp)["adm-en@acme.example"]
+        assert len(mail_server.messages) == 2
+        assert "expires in 3 days" in _subjects(mail_server)["adm-en@acme.example"]
         assert Contact.objects.get(pk=contact.pk).expiry_reminded_days == 7
         assert DueWork.objects.get(schema_name="acme", kind=KIND, ref=str(contact.pk)).due_at == _threshold(
             valid_until, 0

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from django_tenants.utils import schema_context
 
 from mdr.alerts.models import Alert
@@ -20,35 +19,15 @@ from mdr.sla.calendar import BusinessCalendar
 from mdr.sla.models import SlaTimer
 from mdr.sla.services import calendar_store, policy_create, timer_start
 from tests.escalations.test_ladder import ACTOR, T0, deliver_due
-from tests.escalations.test_notice_email import Inbox
 from tests.escalations.test_webhook import Receiver
 from tests.live import free_port
 
 
 @pytest.fixture
-def mail(settings):
-    """A real SMTP server that can be stopped and started again on the same port."""
-    inbox, port = Inbox(), free_port()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 5
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+def mail(mail_server, settings):
+    """The real SMTP server (stopped and started by some tests), and loopback webhooks allowed for the receivers."""
     settings.MDR_WEBHOOK_ALLOW_PRIVATE = True
-    state = {"controller": None}
-
-    def start():
-        state["controller"] = Controller(inbox, hostname="127.0.0.1", port=port)
-        state["controller"].start()
-
-    def stop():
-        state["controller"].stop()
-        state["controller"] = None
-
-    start()
-    inbox.start, inbox.stop = start, stop
-    yield inbox
-    if state["controller"] is not None:
-        stop()
+    return mail_server
 
 
 def _matrix(*levels, **rule):

@@ -42,20 +42,11 @@ def notifications_worker():
 
 
 def test_the_button_runs_the_drill_in_a_worker_to_the_customer_and_back(
-    committed_customer, django_db_blocker, notifications_worker, settings
+    committed_customer, django_db_blocker, notifications_worker, mail_server
 ):
-    from aiosmtpd.controller import Controller
-
     from mdr.accounts.models import Role
-    from tests.escalations.test_notice_email import Inbox
-    from tests.live import free_port
 
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    inbox = mail_server
     try:
         with django_db_blocker.unblock():
             with schema_context(committed_customer.schema):
@@ -93,7 +84,6 @@ def test_the_button_runs_the_drill_in_a_worker_to_the_customer_and_back(
         assert rcpt == ["lead@live.example"]
         assert "FIRE DRILL" in str(email.message_from_bytes(raw, policy=policy.default)["Subject"])
     finally:
-        controller.stop()
         with django_db_blocker.unblock():
             from mdr.accounts.models import User
 

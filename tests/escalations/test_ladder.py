@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from django_tenants.utils import schema_context
 
 from mdr.audit.services import Actor
@@ -17,9 +16,7 @@ from mdr.jobs.models import DueWork
 from mdr.sla.calendar import BusinessCalendar
 from mdr.sla.models import SlaTimer
 from mdr.sla.services import timer_start
-from tests.escalations.test_notice_email import Inbox
 from tests.escalations.test_webhook import Receiver
-from tests.live import free_port
 
 ACTOR = Actor(type="provider_staff", name="analyst#7")
 # Relative to the real clock: the link view checks expiry against now, so a fixed date would expire with time.
@@ -27,20 +24,7 @@ T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
 
 
 @pytest.fixture
-def smtp(settings):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield inbox
-    controller.stop()
-
-
-@pytest.fixture
-def ladder(acme, smtp, settings):
+def ladder(acme, mail_server, settings):
     settings.MDR_WEBHOOK_ALLOW_PRIVATE = True
     secret = webhook.secret_generate()
     receiver = Receiver(secret)
@@ -72,7 +56,7 @@ def ladder(acme, smtp, settings):
             calendar=BusinessCalendar.always(timezone="UTC"),
             at=T0,
         )
-    yield {"incident": incident, "matrix": matrix, "receiver": receiver, "inbox": smtp, "notify": notify}
+    yield {"incident": incident, "matrix": matrix, "receiver": receiver, "inbox": mail_server, "notify": notify}
     receiver.close()
 
 

@@ -10,15 +10,7 @@ from django.core.mail import get_connection
 
 from mdr.escalations.notices import Notice, notice_render, notice_send_email
 from tests.live import free_port
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content))
-        return "250 OK"
+from tests.mail import Inbox
 
 
 @pytest.fixture

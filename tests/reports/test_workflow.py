@@ -130,31 +130,18 @@ def test_published_figures_equal_the_raw_rows_and_the_report_is_immutable(acme):
         assert MonthlyReport.objects.get(pk=report.pk).state == "published"
 
 
-def test_publishing_mails_a_portal_link_not_the_file(acme, settings):
-    from aiosmtpd.controller import Controller
-
-    from tests.escalations.test_notice_email import Inbox
-    from tests.live import free_port
+def test_publishing_mails_a_portal_link_not_the_file(acme, mail_server):
     from tests.scope.helpers import new_version
 
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    try:
-        with schema_context("acme"):
-            new_version()  # no recipients in its terms
-            report, _ = services.report_generate_monthly(month=OCTOBER, actor=ACTOR, language="ja")
-            report = _publish(report)
-            # the version in force has no recipients: nobody is mailed
-            assert services.report_notify(report_id=report.pk) == 0
-            new_version(terms={"report_recipients": ["ciso@acme.example", "soc@acme.example"]})
-            assert services.report_notify(report_id=report.pk) == 2
-    finally:
-        controller.stop()
-    ((rcpt, raw),) = inbox.messages
+    with schema_context("acme"):
+        new_version()  # no recipients in its terms
+        report, _ = services.report_generate_monthly(month=OCTOBER, actor=ACTOR, language="ja")
+        report = _publish(report)
+        # the version in force has no recipients: nobody is mailed
+        assert services.report_notify(report_id=report.pk) == 0
+        new_version(terms={"report_recipients": ["ciso@acme.example", "soc@acme.example"]})
+        assert services.report_notify(report_id=report.pk) == 2
+    ((rcpt, raw),) = mail_server.messages
     message = email.message_from_bytes(raw, policy=policy.default)
     assert sorted(rcpt) == ["ciso@acme.example", "soc@acme.example"]
     assert "月次レポート" in str(message["Subject"])
