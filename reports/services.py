@@ -260,7 +260,7 @@ def report_notify(*, report_id) -> int:
     """E-mail the recipients a portal link to a published report (never the file). Returns how many."""
     from django.core.mail import EmailMessage
 
-    from mdr.escalations.services import _customer_url
+    from tenants.services import current_customer_link
 
     report = MonthlyReport.objects.filter(pk=report_id, state=ReportState.PUBLISHED).first()
     if report is None:
@@ -272,7 +272,7 @@ def report_notify(*, report_id) -> int:
         "customer": _customer().name,
         "month": f"{report.month:%Y-%m}",
         "version": report.version,
-        "link": _customer_url(f"reports/{report.pk}"),
+        "link": current_customer_link(f"reports/{report.pk}") or "",
         "sha": report.pdf_sha256,
     }
     EmailMessage(

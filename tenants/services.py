@@ -65,6 +65,19 @@ def customer_url(domain: str) -> str:
     return f"{settings.MDR_PUBLIC_URL_SCHEME}://{domain}{suffix}/"
 
 
+def current_customer_link(path: str = "") -> str | None:
+    """An absolute link on the current schema's customer domain (workers run under ``schema_context``, so the
+    domain is looked up, not taken from a request); None when the customer has no primary domain."""
+    domain = (
+        Domain.objects.filter(tenant__schema_name=connection.schema_name, is_primary=True)
+        .values_list("domain", flat=True)
+        .first()
+    )
+    if domain is None:
+        return None
+    return f"{customer_url(domain).rstrip('/')}/{path.lstrip('/')}"
+
+
 def slug_validate(slug: str) -> str:
     """The schema name for ``slug``, or OnboardingError saying why the slug cannot be used."""
     if not isinstance(slug, str) or not SLUG_RE.match(slug):

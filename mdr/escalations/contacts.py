@@ -70,19 +70,14 @@ def customer_timezone() -> ZoneInfo:
 
 def customer_info() -> CustomerInfo:
     """The current schema's customer: name, time zone and portal address (for reminder e-mails)."""
-    from tenants.models import Customer, Domain
-    from tenants.services import customer_url
+    from tenants.models import Customer
+    from tenants.services import current_customer_link
 
     row = Customer.objects.filter(schema_name=connection.schema_name).values("name", "timezone").first() or {}
-    domain = (
-        Domain.objects.filter(tenant__schema_name=connection.schema_name, is_primary=True)
-        .values_list("domain", flat=True)
-        .first()
-    )
     return CustomerInfo(
         name=row.get("name", ""),
         timezone=ZoneInfo(row.get("timezone") or settings.TIME_ZONE),
-        portal_url=customer_url(domain) if domain else "",
+        portal_url=current_customer_link() or "",
     )
 
 

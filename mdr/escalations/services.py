@@ -115,18 +115,12 @@ def _claim_link(model, token: str, *, used_field: str, ip_field: str, ip: str | 
 
 
 def _customer_url(path: str) -> str:
-    """An absolute link on the customer's own domain (workers run under schema_context, so look it up)."""
-    from tenants.models import Domain
-    from tenants.services import customer_url
+    from tenants.services import current_customer_link
 
-    domain = (
-        Domain.objects.filter(tenant__schema_name=connection.schema_name, is_primary=True)
-        .values_list("domain", flat=True)
-        .first()
-    )
-    if domain is None:
+    link = current_customer_link(path)
+    if link is None:
         raise EscalationError("customer", "the customer has no primary domain for links")
-    return f"{customer_url(domain).rstrip('/')}/{path.lstrip('/')}"
+    return link
 
 
 def _ack_url(token: str) -> str:
