@@ -40,6 +40,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",  # stateless, no tables
     "rest_framework",  # stateless, no tables
     "drf_spectacular",  # stateless, no tables
+    "drf_spectacular_sidecar",  # Swagger UI files served from here (no CDN), no tables
     "django_dramatiq",  # broker wiring; its task table is not used (no AdminMiddleware)
     "mdr.core",  # health checks, base templates, tenant-aware helpers; no tables
     "mdr.accounts",  # provider staff users (public) and customer users (each schema)
@@ -79,6 +80,7 @@ MIDDLEWARE = [
     "mdr.core.middleware.TenantRoutingMiddleware",  # host -> schema (django-tenants), 503 if DB down
     "mdr.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "mdr.core.middleware.SecurityHeadersMiddleware",  # CSP (HSTS: SecurityMiddleware, DJANGO_HSTS_SECONDS)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -169,6 +171,16 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_AGE", default=8 * 3600)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content Security Policy of every HTML page (mdr.core.middleware.SecurityHeadersMiddleware): our own scripts and
+# styles only (no 'unsafe-inline', no CDN), no framing, forms post to ourselves.
+MDR_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURE_REFERRER_POLICY = "same-origin"
+# HSTS where the service is served over https (production); off by default so local http development works.
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ja", "日本語")]
@@ -208,6 +220,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from our own static files (the service works offline; the CSP allows only 'self').
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Two different "kind" fields: name their enums apart instead of the generated hash names.
     "ENUM_NAME_OVERRIDES": {"ProposalKindEnum": "mdr.escalations.models.ProposalKind"},
 }

@@ -31,13 +31,24 @@ class TenantFixture:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """The test database, always (pytest-django only makes it when some collected test asks for ``db``; the
+    browser and reliability suites use committed data through other processes and run alone too), then the
+    provider row and the template schema."""
+    from django.test.utils import setup_databases, teardown_databases
+
     from tenants.services import provider_ensure, template_schema_ensure
 
     with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose, interactive=False, aliases={"default"}, serialized_aliases=set()
+        )
         provider_ensure()
         template_schema_ensure()
     redis_client().flushdb()
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=request.config.option.verbose)
 
 
 def _onboard(slug: str, name: str) -> TenantFixture:

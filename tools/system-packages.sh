@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the service and its tests need beyond Python: WeasyPrint's libraries and the Japanese font
-# (monthly reports), poppler (the tests render PDF pages to PNG), gpg (PGP-encrypted escalation e-mail).
+# (monthly reports), poppler (the tests render PDF pages to PNG), gpg (PGP-encrypted escalation e-mail), Chromium
+# (the browser tests drive the system's Chromium with Playwright).
 # Installs what is missing with apt-get when it can (root on Debian/Ubuntu); otherwise says what to install.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 fc-list ':lang=ja' family 2>/dev/null | grep -q "Noto Sans CJK JP" || missing+=(fonts-noto-cjk fontconfig)
 ldconfig -p 2>/dev/null | grep -q "libpango-1.0.so" || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 ldconfig -p 2>/dev/null | grep -q "libharfbuzz-subset.so" || missing+=(libharfbuzz-subset0)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -75,3 +76,20 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request, exception):
         return _unavailable(request, exception) if _is_unavailable(exception) else None
+
+
+class SecurityHeadersMiddleware:
+    """The Content-Security-Policy header (``MDR_CSP``) on every response that has none yet. The one exception is
+    the vendored Swagger UI at ``/api/docs/``, whose script sets inline styles: there styles may be inline (scripts
+    still may not)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = settings.MDR_CSP
+        if request.path.startswith("/api/docs/"):
+            policy = policy.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+        response.headers.setdefault("Content-Security-Policy", policy)
+        return response
