@@ -192,6 +192,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Static files straight from the app and project folders (no collectstatic): development, and the browser tests,
+# which run the server without DEBUG so they see the production error pages and headers.
+WHITENOISE_USE_FINDERS = env.bool("MDR_STATIC_FROM_FINDERS", default=DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

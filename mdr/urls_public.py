@@ -19,6 +19,28 @@ urlpatterns = [
     path("", console.home, name="home"),
     path("customers/<slug:slug>/fire-drill", console.fire_drill, name="console-fire-drill"),
     path("reports/sla", console.sla_report, name="console-sla-report"),
+    path("queue/", console.queue, name="console-queue"),
+    path("customers/<slug:slug>/incidents/", console.incident_list, name="console-incidents"),
+    path("customers/<slug:slug>/incidents/<uuid:incident_id>", console.incident_detail, name="console-incident"),
+    path(
+        "customers/<slug:slug>/incidents/<uuid:incident_id>/<str:action>",
+        console.incident_action,
+        name="console-incident-action",
+    ),
+    path("customers/<slug:slug>/reports/", console.report_list, name="console-reports"),
+    path("customers/<slug:slug>/reports/generate", console.report_generate, name="console-report-generate"),
+    path("customers/<slug:slug>/reports/<uuid:report_id>", console.report_detail, name="console-report"),
+    path(
+        "customers/<slug:slug>/reports/<uuid:report_id>/<str:action>",
+        console.report_action,
+        name="console-report-action",
+    ),
+    path("customers/<slug:slug>/proposals/", console.proposal_list, name="console-proposals"),
+    path(
+        "customers/<slug:slug>/proposals/<uuid:proposal_id>/<str:action>",
+        console.proposal_decide,
+        name="console-proposal-action",
+    ),
     path("api/provider/customers/<slug:slug>/reports", reports_api.ProviderReportsApi.as_view(), name="api-reports"),
     path(
         "api/provider/customers/<slug:slug>/reports/<str:report_id>",

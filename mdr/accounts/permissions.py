@@ -37,6 +37,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "alert.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "contract.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "incident.acknowledge": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT}),
+    "incident.comment": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT}),
     "escalation.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "escalation.propose": frozenset({Role.CUSTOMER_ADMIN}),
     "report.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from mdr.alerts.adapters.base import SEVERITY_NAMES
 from mdr.alerts.models import Alert, AlertStatus, ScopeStatus
@@ -133,3 +133,76 @@ def alert_get(*, alert_id: str) -> Alert | None:
     except ValueError:
         return None
     return Alert.objects.filter(pk=pk).first()
+
+
+# --- portal pages: both directions of the keyset, and month counts ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    alerts: list[Alert]
+    next_cursor: str | None  # the page after this one (older alerts)
+    prev_cursor: str | None  # the page before this one (newer alerts), for ``before=``
+
+
+def _alerts_before(*, filters: AlertFilters, cursor: str, limit: int) -> tuple[list[Alert], bool]:
+    """The ``limit`` alerts just newer than the cursor, newest first, and whether still newer ones exist. The same
+    filters as ``alert_list``; the keyset walked the other way (ascending, then reversed)."""
+    when, pk = decode_cursor(cursor)
+    qs: QuerySet[Alert] = Alert.objects.defer("raw", "description").order_by("observed_at", "id")
+    qs = qs.filter(Q(observed_at__gt=when) | Q(observed_at=when, id__gt=pk))
+    if filters.since:
+        qs = qs.filter(observed_at__gte=filters.since)
+    if filters.until:
+        qs = qs.filter(observed_at__lt=filters.until)
+    if filters.severities:
+        qs = qs.filter(severity_id__in=filters.severities)
+    if filters.statuses:
+        qs = qs.filter(status__in=filters.statuses)
+    if filters.scope_statuses:
+        qs = qs.filter(scope_status__in=filters.scope_statuses)
+    if filters.sources:
+        qs = qs.filter(Q(source_format__in=filters.sources) | Q(source_product__in=filters.sources))
+    if filters.host:
+        qs = qs.filter(hosts__contains=[filters.host])
+    if filters.text:
+        qs = qs.filter(
+            Q(title__icontains=filters.text) | Q(rule_name__icontains=filters.text) | Q(rule_id=filters.text)
+        )
+    rows = list(qs[: limit + 1])
+    return list(reversed(rows[:limit])), len(rows) > limit
+
+
+def alert_page(
+    *, filters: AlertFilters, after: str | None = None, before: str | None = None, limit: int = DEFAULT_PAGE
+) -> AlertPage:
+    """One page of alerts (newest first) with cursors both ways: ``after`` (a ``next_cursor``) pages to older
+    alerts through ``alert_list``; ``before`` (a ``prev_cursor``) pages back to newer ones. Never OFFSET."""
+    if before:
+        alerts, more_newer = _alerts_before(filters=filters, cursor=before, limit=limit)
+        if not alerts:
+            return AlertPage(alerts=[], next_cursor=None, prev_cursor=None)
+        return AlertPage(
+            alerts=alerts,
+            next_cursor=encode_cursor(alerts[-1]),
+            prev_cursor=encode_cursor(alerts[0]) if more_newer else None,
+        )
+    alerts, next_cursor = alert_list(filters=filters, cursor=after, limit=limit)
+    return AlertPage(
+        alerts=alerts, next_cursor=next_cursor, prev_cursor=encode_cursor(alerts[0]) if after and alerts else None
+    )
+
+
+def alert_counts_received(*, periods: dict[str, tuple[datetime, datetime]]) -> dict[str, int]:
+    """Alerts received in each named [start, end) period, in one query."""
+    if not periods:
+        return {}
+    earliest = min(start for start, _ in periods.values())
+    latest = max(end for _, end in periods.values())
+    counts = Alert.objects.filter(received_at__gte=earliest, received_at__lt=latest).aggregate(
+        **{
+            name: Count("id", filter=Q(received_at__gte=start, received_at__lt=end))
+            for name, (start, end) in periods.items()
+        }
+    )
+    return {name: counts[name] or 0 for name in periods}

@@ -1,18 +1,41 @@
-"""Provider console pages (provider domain, public schema). Views only: reads via selectors."""
+"""Provider console pages (provider domain, public schema). Views only: reads via selectors, writes via services.
+
+A page that shows a customer's data enters that customer's schema explicitly (``schema_context``) and records the
+read in the customer's audit log (``provider.console.*``), so the customer sees who at the provider looked at what.
+Actions are POST-redirect-GET; a refused action renders the page again (400) with the error next to its field.
+"""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_tenants.utils import schema_context
 
-from mdr.accounts.permissions import capability_required
-from mdr.audit.services import Actor
-from tenants.selectors import customer_list
+from mdr.accounts.permissions import capability_required, has_capability
+from mdr.audit.services import Actor, audit_record
+from mdr.console import forms
+from mdr.incidents.models import OPEN_STATES
+from reports.models import ReportState
+from tenants.selectors import customer_get, customer_list
+
+QUEUE_LIMIT = 200
+QUEUE_PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
 @capability_required("customer.list")
 def home(request):
-    return render(request, "console/home.html", {"customers": customer_list().prefetch_related("domains")})
+    return render(
+        request,
+        "console/home.html",
+        {
+            "customers": customer_list().prefetch_related("domains"),
+            "can_manage_contracts": has_capability(request.user, "contract.manage"),
+        },
+    )
 
 
 @require_POST
@@ -65,3 +88,418 @@ def sla_report(request):
         "console/sla_report.html",
         {"period": period, "customers": customers, "threshold": settings.MDR_SLA_AT_RISK_PCT},
     )
+
+
+# ---- helpers --------------------------------------------------------------------------------------------------------
+
+
+def _audit_read(request, action: str, *, target_type: str = "", target_id="") -> None:
+    """Provider staff read a customer's data: recorded in that customer's schema (the customer sees who looked)."""
+    audit_record(actor=Actor.from_request(request), action=action, target_type=target_type, target_id=target_id)
+
+
+def _remaining(seconds: int | None) -> str:
+    if seconds is None:
+        return "paused"
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    return f"{sign}{f'{days}d ' if days else ''}{hours}h {rest // 60:02d}m"
+
+
+# ---- analyst queue --------------------------------------------------------------------------------------------------
+
+
+@capability_required("alert.read_any")
+def queue(request):
+    """Every customer's open SLA timers, nearest breach first, from the public timer index (no schema entered)."""
+    from mdr.sla.selectors import timer_queue_list
+
+    customers = list(customer_list().values_list("slug", "name", "schema_name"))
+    slug = request.GET.get("customer", "")
+    priority = request.GET.get("priority", "")
+    schema = next((s for c, _, s in customers if c == slug), None)
+    if (slug and schema is None) or (priority and priority not in QUEUE_PRIORITIES):
+        raise Http404("No such filter.")
+    rows = timer_queue_list(schema_name=schema, priorities=[priority] if priority else None, limit=QUEUE_LIMIT)
+    return render(
+        request,
+        "console/queue.html",
+        {
+            "rows": [(row, _remaining(row.seconds_left)) for row in rows],
+            "customers": customers,
+            "selected_customer": slug,
+            "selected_priority": priority,
+            "priorities": QUEUE_PRIORITIES,
+            "limit": QUEUE_LIMIT,
+        },
+    )
+
+
+# ---- incidents ------------------------------------------------------------------------------------------------------
+
+
+INCIDENT_FORMS = {
+    "transition": forms.TransitionForm,
+    "priority": forms.PriorityForm,
+    "note": forms.NoteForm,
+    "escalate": forms.EscalateForm,
+    "update": forms.UpdateForm,
+}
+
+
+@capability_required("alert.read_any")
+def incident_list(request, slug: str):
+    from mdr.incidents import selectors
+
+    customer = customer_get(slug=slug)
+    open_only = request.GET.get("open") == "1"
+    with schema_context(customer.schema_name):
+        incidents = selectors.incident_list()
+        if open_only:
+            incidents = incidents.filter(state__in=OPEN_STATES)
+        _audit_read(request, "provider.console.incidents.list", target_type="incident")
+        return render(
+            request,
+            "console/incident_list.html",
+            {
+                "customer": customer,
+                "can_manage_contracts": has_capability(request.user, "contract.manage"),
+                "incidents": incidents[:200],
+                "open_only": open_only,
+            },
+        )
+
+
+def _incident_or_404(incident_id):
+    from mdr.incidents.selectors import incident_get
+
+    incident = incident_get(incident_id=incident_id)
+    if incident is None:
+        raise Http404("No such incident.")
+    return incident
+
+
+def _incident_page(request, customer, incident, *, bound: dict | None = None, status: int = 200):
+    """The workspace (inside the customer's schema): full timeline, escalations with every attempt, action forms."""
+    from mdr.escalations.selectors import escalation_list_for_incident
+    from mdr.incidents.selectors import incident_timeline_full
+
+    bound = bound or {}
+    action_forms = {
+        name: bound.get(name) or form_class(incident=incident, prefix=name)
+        for name, form_class in INCIDENT_FORMS.items()
+    }
+    _audit_read(request, "provider.console.incident.view", target_type="incident", target_id=incident.pk)
+    return render(
+        request,
+        "console/incident.html",
+        {
+            "customer": customer,
+            "can_manage_contracts": has_capability(request.user, "contract.manage"),
+            "incident": incident,
+            "timeline": list(incident_timeline_full(incident=incident)),
+            "escalations": escalation_list_for_incident(incident_id=incident.pk, with_attempts=True),
+            "forms": action_forms,
+            "can_triage": has_capability(request.user, "alert.triage"),
+        },
+        status=status,
+    )
+
+
+@capability_required("alert.read_any")
+def incident_detail(request, slug: str, incident_id):
+    customer = customer_get(slug=slug)
+    with schema_context(customer.schema_name):
+        return _incident_page(request, customer, _incident_or_404(incident_id))
+
+
+def _incident_apply(action: str, form, incident, actor: Actor) -> str:
+    """Call the one service the action names; returns what to tell the analyst."""
+    from mdr.escalations.services import escalation_update_send, incident_escalate
+    from mdr.incidents import services
+
+    data = form.cleaned_data
+    if action == "transition":
+        services.incident_transition(incident=incident, to=data["to"], reason=data["reason"], actor=actor)
+        return f"Incident moved to {data['to'].replace('_', ' ')}."
+    if action == "priority":
+        services.incident_set_priority(
+            incident=incident,
+            priority=data["priority"],
+            severity_id=data["severity_id"],
+            reason=data["reason"],
+            actor=actor,
+        )
+        return f"Priority set to {data['priority']}."
+    if action == "note":
+        services.incident_note(
+            incident=incident, text=data["text"], actor=actor, customer_visible=data["customer_visible"]
+        )
+        return "Customer-visible update added." if data["customer_visible"] else "Internal note added."
+    if action == "escalate":
+        incident_escalate(incident=incident, actor=actor, brief=form.brief())
+        return f"Escalation started (TLP:{data['tlp']})."
+    deliveries = escalation_update_send(
+        incident=incident, kind=data["kind"], text=data["text"], actor=actor, brief=form.brief()
+    )
+    return f"{'Final report' if data['kind'] == 'final' else 'Follow-up'} queued for {len(deliveries)} delivery(ies)."
+
+
+@require_POST
+@capability_required("alert.triage")
+def incident_action(request, slug: str, incident_id, action: str):
+    from mdr.escalations.services import EscalationError
+    from mdr.incidents.services import IncidentError
+
+    form_class = INCIDENT_FORMS.get(action)
+    if form_class is None:
+        raise Http404("No such action.")
+    customer = customer_get(slug=slug)
+    with schema_context(customer.schema_name):
+        incident = _incident_or_404(incident_id)
+        form = form_class(request.POST, incident=incident, prefix=action)
+        if form.is_valid():
+            try:
+                message = _incident_apply(action, form, incident, Actor.from_request(request))
+            except (IncidentError, EscalationError) as exc:
+                forms.field_error(form, exc.field, exc.message)
+            else:
+                messages.success(request, message)
+                return redirect("console-incident", slug=customer.slug, incident_id=incident.pk)
+        incident.refresh_from_db()
+        return _incident_page(request, customer, incident, bound={action: form}, status=400)
+
+
+# ---- monthly reports ------------------------------------------------------------------------------------------------
+
+
+def _report_list_page(request, customer, *, form=None, status: int = 200):
+    from reports.selectors import report_list
+
+    if form is None:
+        today = timezone.localdate(timezone=ZoneInfo(customer.timezone or "UTC"))
+        last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        form = forms.ReportGenerateForm(initial={"month": last_month, "language": customer.language})
+    _audit_read(request, "provider.console.reports.list", target_type="report")
+    return render(
+        request,
+        "console/report_list.html",
+        {
+            "customer": customer,
+            "can_manage_contracts": has_capability(request.user, "contract.manage"),
+            "reports": report_list()[:120],
+            "form": form,
+            "can_manage": has_capability(request.user, "report.manage"),
+        },
+        status=status,
+    )
+
+
+@capability_required("alert.read_any")
+def report_list(request, slug: str):
+    customer = customer_get(slug=slug)
+    with schema_context(customer.schema_name):
+        return _report_list_page(request, customer)
+
+
+@require_POST
+@capability_required("report.manage")
+def report_generate(request, slug: str):
+    from reports.services import ReportError, month_parse, report_generate_monthly
+
+    customer = customer_get(slug=slug)
+    form = forms.ReportGenerateForm(request.POST)
+    with schema_context(customer.schema_name):
+        if form.is_valid():
+            try:
+                report, created = report_generate_monthly(
+                    month=month_parse(form.cleaned_data["month"]),
+                    actor=Actor.from_request(request),
+                    language=form.cleaned_data["language"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except ReportError as exc:
+                forms.field_error(form, exc.field, exc.message)
+            else:
+                label = f"{report.month:%Y-%m} {report.language} v{report.version}"
+                if created:
+                    messages.success(request, f"Draft {label} generated.")
+                else:
+                    messages.info(
+                        request, f"Report {label} already exists ({report.state}); give a reason for a new one."
+                    )
+                return redirect("console-report", slug=customer.slug, report_id=report.pk)
+        return _report_list_page(request, customer, form=form, status=400)
+
+
+def _report_or_404(report_id):
+    from reports.selectors import report_get
+
+    report = report_get(report_id=report_id)
+    if report is None:
+        raise Http404("No such report.")
+    return report
+
+
+def _report_page(request, customer, report, *, form=None, errors: dict | None = None, status: int = 200):
+    if form is None:
+        form = forms.ReportEditForm(
+            initial={
+                "recommendations": "\n".join(report.recommendations),
+                "customer_actions": "\n".join(report.customer_actions),
+            }
+        )
+    _audit_read(request, "provider.console.report.view", target_type="report", target_id=report.pk)
+    metrics = report.metrics or {}
+    return render(
+        request,
+        "console/report.html",
+        {
+            "customer": customer,
+            "can_manage_contracts": has_capability(request.user, "contract.manage"),
+            "report": report,
+            "form": form,
+            "errors": errors or {},
+            "funnel": metrics.get("funnel", {}),
+            "sla_overall": (metrics.get("sla") or {}).get("overall", {}),
+            "incidents": metrics.get("incidents", {}),
+            "health": metrics.get("health", {}),
+            "is_draft": report.state == ReportState.DRAFT,
+            "can_manage": has_capability(request.user, "report.manage"),
+        },
+        status=status,
+    )
+
+
+@capability_required("alert.read_any")
+def report_detail(request, slug: str, report_id):
+    customer = customer_get(slug=slug)
+    with schema_context(customer.schema_name):
+        return _report_page(request, customer, _report_or_404(report_id))
+
+
+@require_POST
+@capability_required("report.manage")
+def report_action(request, slug: str, report_id, action: str):
+    from reports.services import ReportError, report_publish_request, report_refresh_draft, report_update_draft
+
+    if action not in ("edit", "refresh", "publish"):
+        raise Http404("No such action.")
+    customer = customer_get(slug=slug)
+    actor = Actor.from_request(request)
+    with schema_context(customer.schema_name):
+        report = _report_or_404(report_id)
+        form = forms.ReportEditForm(request.POST) if action == "edit" else None
+        try:
+            if action == "edit":
+                if form.is_valid():
+                    report_update_draft(
+                        report=report,
+                        actor=actor,
+                        recommendations=forms.lines(form.cleaned_data["recommendations"]),
+                        customer_actions=forms.lines(form.cleaned_data["customer_actions"]),
+                    )
+                    messages.success(request, "Recommendations and customer actions saved.")
+            elif action == "refresh":
+                report_refresh_draft(report=report, actor=actor)
+                messages.success(request, "Figures computed again.")
+            else:
+                report_publish_request(report=report, actor=actor)
+                messages.success(request, "Publication requested: the PDF is being rendered.")
+        except ReportError as exc:
+            if form is not None:
+                forms.field_error(form, exc.field, exc.message)
+                return _report_page(request, customer, report, form=form, status=400)
+            return _report_page(request, customer, report, errors={exc.field: exc.message}, status=400)
+        if form is not None and form.errors:
+            return _report_page(request, customer, report, form=form, status=400)
+        return redirect("console-report", slug=customer.slug, report_id=report.pk)
+
+
+# ---- change proposals -----------------------------------------------------------------------------------------------
+
+
+CHAT_URL_FIELDS = ("slack_webhook_url", "teams_webhook_url")
+
+
+def _payload_rows(proposal) -> list[tuple[str, str, bool]]:
+    """The payload as (field, text, multi-line) rows; chat webhook URLs carry their own secret and are never
+    shown."""
+    import json
+
+    rows = []
+    for key, value in sorted(proposal.payload.items()):
+        if key in CHAT_URL_FIELDS:
+            text = "(set)" if value else "(cleared)"
+        elif isinstance(value, (dict, list)):
+            text = json.dumps(value, indent=2, ensure_ascii=False)
+        else:
+            text = str(value)
+        rows.append((key.replace("_", " "), text, "\n" in text))
+    return rows
+
+
+def _proposals_page(request, customer, *, bound: dict | None = None, status: int = 200):
+    from mdr.escalations.models import ProposalState
+    from mdr.escalations.selectors import proposal_list_pending_first
+
+    bound = bound or {}
+    rows = []
+    for proposal in proposal_list_pending_first()[:200]:
+        pending = proposal.state == ProposalState.PENDING
+        rows.append(
+            {
+                "proposal": proposal,
+                "payload": _payload_rows(proposal),
+                "pending": pending,
+                "approve": bound.get((proposal.pk, "approve"))
+                or (forms.ApproveForm(prefix=f"approve-{proposal.pk}") if pending else None),
+                "reject": bound.get((proposal.pk, "reject"))
+                or (forms.RejectForm(prefix=f"reject-{proposal.pk}") if pending else None),
+            }
+        )
+    _audit_read(request, "provider.console.proposals.view", target_type="change_proposal")
+    return render(
+        request,
+        "console/proposals.html",
+        {"customer": customer, "can_manage_contracts": has_capability(request.user, "contract.manage"), "rows": rows},
+        status=status,
+    )
+
+
+@capability_required("contract.manage")
+def proposal_list(request, slug: str):
+    customer = customer_get(slug=slug)
+    with schema_context(customer.schema_name):
+        return _proposals_page(request, customer)
+
+
+@require_POST
+@capability_required("contract.manage")
+def proposal_decide(request, slug: str, proposal_id, action: str):
+    """Approve (the change is applied now, or refused when stale) or reject with a reason."""
+    from mdr.escalations.proposals import proposal_approve, proposal_reject
+    from mdr.escalations.selectors import proposal_get
+    from mdr.escalations.services import EscalationError
+
+    if action not in ("approve", "reject"):
+        raise Http404("No such action.")
+    customer = customer_get(slug=slug)
+    with schema_context(customer.schema_name):
+        proposal = proposal_get(proposal_id=proposal_id)
+        if proposal is None:
+            raise Http404("No such proposal.")
+        form_class = forms.ApproveForm if action == "approve" else forms.RejectForm
+        form = form_class(request.POST, prefix=f"{action}-{proposal.pk}")
+        if form.is_valid():
+            decide = proposal_approve if action == "approve" else proposal_reject
+            try:
+                decide(actor=Actor.from_request(request), proposal=proposal, reason=form.cleaned_data["reason"])
+            except EscalationError as exc:
+                forms.field_error(form, exc.field, exc.message)
+            else:
+                done = "approved and applied" if action == "approve" else "rejected"
+                messages.success(request, f"Proposal ({proposal.get_kind_display()}) {done}.")
+                return redirect("console-proposals", slug=customer.slug)
+        return _proposals_page(request, customer, bound={(proposal.pk, action): form}, status=400)

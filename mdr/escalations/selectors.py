@@ -70,3 +70,40 @@ def _delivery(delivery: Delivery, with_attempts: bool) -> dict:
         ]
         row["last_error"] = delivery.last_error
     return row
+
+
+def proposal_list_pending_first():
+    """The customer's change proposals for the provider's review: pending ones first, then the decided and withdrawn
+    ones; newest first within each group."""
+    from django.db.models import BooleanField, Case, Value, When
+
+    from mdr.escalations.models import ChangeProposal, ProposalState
+
+    pending = Case(
+        When(state=ProposalState.PENDING, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+    return (
+        ChangeProposal.objects.select_related("contact")
+        .annotate(is_pending=pending)
+        .order_by("-is_pending", "-proposed_at", "pk")
+    )
+
+
+def proposal_get(*, proposal_id):
+    """One change proposal of the current schema, None for an unknown or malformed id."""
+    import uuid
+
+    from mdr.escalations.models import ChangeProposal
+
+    try:
+        pk = uuid.UUID(str(proposal_id))
+    except ValueError:
+        return None
+    return ChangeProposal.objects.select_related("contact").filter(pk=pk).first()
+
+
+def escalation_matrix_current():
+    """The matrix version in force (the latest), or None."""
+    from mdr.escalations.models import EscalationMatrix
+
+    return EscalationMatrix.objects.order_by("-version").first()

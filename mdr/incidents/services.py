@@ -495,3 +495,23 @@ def incident_split(*, incident: Incident, alerts: list[Alert], title: str, actor
             alert_ids=[str(a.pk) for a in alerts],
         )
     return new
+
+
+CUSTOMER_COMMENT_MAX = 5_000
+
+
+def incident_customer_comment(
+    *, incident: Incident, text: str, actor: Actor, at: datetime | None = None
+) -> IncidentEvent:
+    """A comment by a customer user on the portal: a customer-visible ``customer_comment`` event (the SOC sees it
+    in the timeline). Unlike the SOC's customer-visible updates it does not meet the update-cadence clock."""
+    text = (text or "").strip()
+    if not text:
+        raise IncidentError("text", "a comment needs text")
+    if len(text) > CUSTOMER_COMMENT_MAX:
+        raise IncidentError("text", f"at most {CUSTOMER_COMMENT_MAX} characters")
+    at = at or timezone.now()
+    with transaction.atomic():
+        event = _event(incident, "customer_comment", actor, at, text=text, visibility=Visibility.CUSTOMER)
+        audit_record(actor=actor, action="incident.customer_comment", target_type="incident", target_id=incident.pk)
+    return event

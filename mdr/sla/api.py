@@ -18,7 +18,6 @@ from rest_framework.response import Response
 
 from mdr.audit.services import Actor
 from mdr.core.provider_api import ProviderCustomerApi
-from mdr.jobs.models import TimerIndex
 from mdr.sla import services
 from mdr.sla.calendar import BusinessCalendar
 from mdr.sla.models import SlaTimer
@@ -53,47 +52,31 @@ class AnalystQueueApi(ProviderCustomerApi):
         responses=QueueEntrySerializer(many=True),
     )
     def get(self, request):
-        qs = TimerIndex.objects.order_by("deadline", "id")  # NULL (paused) deadlines sort last in PostgreSQL
+        from dataclasses import asdict
+
+        from mdr.sla.selectors import timer_queue_list
+
         params = request.query_params
+        schema = None
         if params.get("customer"):
             schema = Customer.objects.filter(slug=params["customer"]).values_list("schema_name", flat=True).first()
             if schema is None:
                 raise NotFound("No such customer.")
-            qs = qs.filter(schema_name=schema)
+        priorities = None
         if params.get("priority"):
             priorities = [p.strip().upper() for p in params["priority"].split(",")]
             if not set(priorities) <= {"P1", "P2", "P3", "P4"}:
                 raise ValidationError({"priority": ["P1-P4, comma-separated"]})
-            qs = qs.filter(priority__in=priorities)
-        if params.get("metric"):
-            qs = qs.filter(metric=params["metric"])
         try:
             limit = int(params.get("limit", 100))
         except ValueError:
             raise ValidationError({"limit": ["an integer"]}) from None
         if not 1 <= limit <= MAX_QUEUE:
             raise ValidationError({"limit": [f"between 1 and {MAX_QUEUE}"]})
-        rows = list(qs[:limit])
-        names = dict(
-            Customer.objects.filter(schema_name__in={r.schema_name for r in rows}).values_list("schema_name", "slug")
+        entries = timer_queue_list(
+            schema_name=schema, priorities=priorities, metric=params.get("metric") or None, limit=limit
         )
-        labels = dict(Customer.objects.filter(schema_name__in=set(names)).values_list("slug", "name"))
-        now = timezone.now()
-        data = [
-            {
-                "customer": names.get(r.schema_name, r.schema_name),
-                "customer_name": labels.get(names.get(r.schema_name), ""),
-                "timer_id": r.timer_id,
-                "subject_type": r.subject_type,
-                "subject_id": r.subject_id,
-                "metric": r.metric,
-                "priority": r.priority,
-                "deadline": r.deadline,
-                "seconds_left": int((r.deadline - now).total_seconds()) if r.deadline else None,
-                "breached": r.breached,
-            }
-            for r in rows
-        ]
+        data = [asdict(entry) for entry in entries]
         return Response(QueueEntrySerializer(data, many=True).data)
 
 

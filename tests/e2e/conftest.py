@@ -78,7 +78,8 @@ def _customer(slug: str, marker: str) -> E2eCustomer:
 
 @pytest.fixture(scope="module")
 def site(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Two committed customers, provider staff, and a live gunicorn (DEBUG on for static files)."""
+    """Two committed customers, provider staff, and a live gunicorn as in production (DEBUG off: the real error
+    pages and headers), static files served from the source folders, cookies over plain http."""
     from django.db import connection
 
     from mdr.accounts.models import Role, User
@@ -92,7 +93,8 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory):
         for role in STAFF:
             UserFactory(username=f"staff-{role}", role=getattr(Role, role.upper()))
     logs = tmp_path_factory.mktemp("e2e-web")
-    web, port = start_web(process_env(DJANGO_DEBUG="1"), logs, workers=2, threads=4)
+    env = process_env(DJANGO_DEBUG="0", MDR_STATIC_FROM_FINDERS="1", DJANGO_SECURE_COOKIES="0")
+    web, port = start_web(env, logs, workers=2, threads=4)
     yield Site(port=port, a=a, b=b)
     web.stop()
     with django_db_blocker.unblock():

@@ -14,6 +14,9 @@ PORTAL_PAGES = [
     ("/reports/", "viewer", "reports"),
     ("/users/", "csirt", "users"),
     ("/access-log/", "customer_admin", "who"),
+    ("/alerts/", "viewer", "alert-list"),
+    ("/incidents/", "viewer", "incident-list"),
+    ("/escalation/", "customer_admin", "contacts"),
 ]
 CONSOLE_PAGES = [
     ("/", "analyst", "customers"),
@@ -78,4 +81,37 @@ def test_api_docs_render_offline_under_the_csp(site, page):
     page.goto(site.url(site.provider_host, "/api/docs/"))
     page.wait_for_selector(".swagger-ui .info", timeout=15_000)
     screenshot(page, "console-api-docs")
+    assert problems == [], problems
+
+
+def test_csirt_comments_on_an_incident_and_sees_it_on_the_timeline(site, page):
+    problems = _watch(page)
+    login(page, site, site.a.host, f"{site.a.slug}-csirt")
+    page.goto(site.url(site.a.host, f"/incidents/{site.a.incident_id}"))
+    assert page.get_by_test_id("incident-title").inner_text().endswith(site.a.marker)
+    page.get_by_test_id("comment-form").locator("textarea").fill("Host isolated on our side; <b>not</b> markup")
+    page.get_by_test_id("comment-submit").click()
+    page.wait_for_load_state("networkidle")
+    timeline = page.get_by_test_id("timeline").inner_text()
+    assert "Host isolated on our side; <b>not</b> markup" in timeline  # shown as text, escaped
+    assert site.b.marker not in page.content()
+    screenshot(page, "portal-incident-detail-csirt")
+    # the other customer's incident id is unknown here
+    problems.clear()
+    assert page.goto(site.url(site.a.host, f"/incidents/{site.b.incident_id}")).status == 404
+    assert site.b.marker not in page.content()
+    assert [p for p in problems if "404" not in p] == [], problems  # the 404 itself, nothing else (no CSP error)
+
+
+def test_customer_admin_proposes_a_contact_in_the_browser(site, page):
+    problems = _watch(page)
+    login(page, site, site.a.host, f"{site.a.slug}-customer_admin")
+    page.goto(site.url(site.a.host, "/escalation/"))
+    form = page.get_by_test_id("propose-add-form")
+    form.get_by_label("Name").fill("Night duty")
+    form.get_by_label("E-mail").fill("night@alpha.example")
+    page.get_by_test_id("propose-add-submit").click()
+    page.wait_for_load_state("networkidle")
+    assert "Night duty" in page.get_by_test_id("proposals").inner_text()
+    screenshot(page, "portal-escalation-proposal-customer_admin")
     assert problems == [], problems

@@ -1,0 +1,164 @@
+"""Forms of the provider console: parse and check what a person typed, nothing more. The services validate again
+and own every rule; their field errors are put back on these forms by the views."""
+
+from __future__ import annotations
+
+from django import forms
+
+from mdr.escalations.notices import TLP_LABELS
+from mdr.escalations.services import IMPACT_KEYS, NOTICE_KINDS
+from mdr.incidents.models import TRANSITIONS, IncidentState
+from reports.services import LANGUAGES
+
+PRIORITY_CHOICES = [(p, p) for p in ("P1", "P2", "P3", "P4")]
+SEVERITY_CHOICES = [("", "unchanged"), *((str(s), str(s)) for s in range(7))]
+TLP_CHOICES = [(t, f"TLP:{t}") for t in TLP_LABELS]
+IMPACT_HELP = {
+    "functional": "NIST SP 800-61 functional impact, e.g. none / low / medium / high",
+    "information": "information impact, e.g. none / privacy / proprietary / integrity",
+    "recoverability": "recoverability, e.g. regular / supplemented / extended / not recoverable",
+}
+
+
+def lines(text: str) -> list[str]:
+    """One item per non-empty line."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def field_error(form: forms.Form, field: str, message: str) -> None:
+    """A service's error next to the field it names, or at the top of the form when the form has no such field."""
+    form.add_error(field if field in form.fields else None, message)
+
+
+class TransitionForm(forms.Form):
+    to = forms.ChoiceField(label="New state")
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required for 'awaiting customer': what the customer is asked for. Shown to the customer.",
+    )
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        allowed = TRANSITIONS.get(incident.state, set())
+        self.fields["to"].choices = [(value, label) for value, label in IncidentState.choices if value in allowed]
+
+
+class PriorityForm(forms.Form):
+    priority = forms.ChoiceField(label="Priority", choices=PRIORITY_CHOICES)
+    severity_id = forms.TypedChoiceField(
+        label="Severity (0-6)", choices=SEVERITY_CHOICES, coerce=int, empty_value=None, required=False
+    )
+    reason = forms.CharField(label="Reason (mandatory)", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["priority"].initial = incident.priority
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label="Note", max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
+    customer_visible = forms.BooleanField(
+        label="Visible to the customer (an update: meets the update cadence)", required=False
+    )
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+class _BriefFields(forms.Form):
+    """The analyst's part of a notice (TLP 2.0, NIST impact, actions), turned into the services' ``brief``."""
+
+    impact_functional = forms.CharField(
+        label="Functional impact", required=False, max_length=200, help_text=IMPACT_HELP["functional"]
+    )
+    impact_information = forms.CharField(
+        label="Information impact", required=False, max_length=200, help_text=IMPACT_HELP["information"]
+    )
+    impact_recoverability = forms.CharField(
+        label="Recoverability", required=False, max_length=200, help_text=IMPACT_HELP["recoverability"]
+    )
+    actions_taken = forms.CharField(
+        label="Actions taken (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    recommended_actions = forms.CharField(
+        label="Recommended actions (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def _brief_parts(self) -> dict:
+        data = self.cleaned_data
+        brief: dict = {}
+        impact = {key: data[f"impact_{key}"].strip() for key in IMPACT_KEYS if data.get(f"impact_{key}", "").strip()}
+        if impact:
+            brief["impact"] = impact
+        for key in ("actions_taken", "recommended_actions"):
+            if lines(data.get(key, "")):
+                brief[key] = lines(data[key])
+        return brief
+
+
+class EscalateForm(_BriefFields):
+    tlp = forms.ChoiceField(label="TLP", choices=TLP_CHOICES, initial="AMBER")
+    summary = forms.CharField(label="Summary", max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
+    field_order = ["tlp", "summary"]
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    def brief(self) -> dict:
+        return {"tlp": self.cleaned_data["tlp"], "summary": self.cleaned_data["summary"].strip(), **self._brief_parts()}
+
+
+class UpdateForm(_BriefFields):
+    """A follow-up or the final report to everyone the escalation reached; the text is also the customer-visible
+    update on the timeline. Brief fields left empty keep the escalation's."""
+
+    kind = forms.ChoiceField(label="Report", choices=[(k, k.replace("_", "-")) for k in NOTICE_KINDS])
+    text = forms.CharField(label="Text", max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
+    tlp = forms.ChoiceField(label="TLP", choices=[("", "unchanged"), *TLP_CHOICES], required=False)
+    field_order = ["kind", "text", "tlp"]
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    def brief(self) -> dict:
+        brief = self._brief_parts()
+        if self.cleaned_data.get("tlp"):
+            brief["tlp"] = self.cleaned_data["tlp"]
+        return brief
+
+
+class ReportGenerateForm(forms.Form):
+    month = forms.RegexField(
+        label="Month (YYYY-MM)",
+        regex=r"^\d{4}-(0[1-9]|1[0-2])$",
+        max_length=7,
+        error_messages={"invalid": "a month as YYYY-MM, e.g. 2026-10"},
+    )
+    language = forms.ChoiceField(label="Language", choices=[(code, code) for code in LANGUAGES])
+    reason = forms.CharField(
+        label="Reason for a new version",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only to generate a month that is already published again.",
+    )
+
+
+class ReportEditForm(forms.Form):
+    recommendations = forms.CharField(
+        label="Recommendations (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 6})
+    )
+    customer_actions = forms.CharField(
+        label="Customer actions (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 6})
+    )
+
+
+class ApproveForm(forms.Form):
+    reason = forms.CharField(label="Reason (optional)", required=False, max_length=2000)
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(label="Reason (shown to the customer)", max_length=2000)
