@@ -96,11 +96,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise FilterError("cursor", "invalid cursor; use the next_cursor of a previous page") from None
 
 
-def alert_list(
-    *, filters: AlertFilters, cursor: str | None = None, limit: int = DEFAULT_PAGE
-) -> tuple[list[Alert], str | None]:
-    """One page of alerts, newest observed first, and the cursor of the next page (None at the end)."""
-    qs: QuerySet[Alert] = Alert.objects.defer("raw", "description").order_by("-observed_at", "-id")
+def _filtered(filters: AlertFilters) -> QuerySet[Alert]:
+    """The alerts that match ``filters`` (list columns only), for both directions of the keyset."""
+    qs: QuerySet[Alert] = Alert.objects.defer("raw", "description")
     if filters.since:
         qs = qs.filter(observed_at__gte=filters.since)
     if filters.until:
@@ -119,6 +117,14 @@ def alert_list(
         qs = qs.filter(
             Q(title__icontains=filters.text) | Q(rule_name__icontains=filters.text) | Q(rule_id=filters.text)
         )
+    return qs
+
+
+def alert_list(
+    *, filters: AlertFilters, cursor: str | None = None, limit: int = DEFAULT_PAGE
+) -> tuple[list[Alert], str | None]:
+    """One page of alerts, newest observed first, and the cursor of the next page (None at the end)."""
+    qs = _filtered(filters).order_by("-observed_at", "-id")
     if cursor:
         when, pk = decode_cursor(cursor)
         qs = qs.filter(Q(observed_at__lt=when) | Q(observed_at=when, id__lt=pk))
@@ -149,26 +155,8 @@ def _alerts_before(*, filters: AlertFilters, cursor: str, limit: int) -> tuple[l
     """The ``limit`` alerts just newer than the cursor, newest first, and whether still newer ones exist. The same
     filters as ``alert_list``; the keyset walked the other way (ascending, then reversed)."""
     when, pk = decode_cursor(cursor)
-    qs: QuerySet[Alert] = Alert.objects.defer("raw", "description").order_by("observed_at", "id")
+    qs = _filtered(filters).order_by("observed_at", "id")
     qs = qs.filter(Q(observed_at__gt=when) | Q(observed_at=when, id__gt=pk))
-    if filters.since:
-        qs = qs.filter(observed_at__gte=filters.since)
-    if filters.until:
-        qs = qs.filter(observed_at__lt=filters.until)
-    if filters.severities:
-        qs = qs.filter(severity_id__in=filters.severities)
-    if filters.statuses:
-        qs = qs.filter(status__in=filters.statuses)
-    if filters.scope_statuses:
-        qs = qs.filter(scope_status__in=filters.scope_statuses)
-    if filters.sources:
-        qs = qs.filter(Q(source_format__in=filters.sources) | Q(source_product__in=filters.sources))
-    if filters.host:
-        qs = qs.filter(hosts__contains=[filters.host])
-    if filters.text:
-        qs = qs.filter(
-            Q(title__icontains=filters.text) | Q(rule_name__icontains=filters.text) | Q(rule_id=filters.text)
-        )
     rows = list(qs[: limit + 1])
     return list(reversed(rows[:limit])), len(rows) > limit
 
