@@ -34,6 +34,7 @@ bench: venv
 	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/scope.py
 	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/sla.py
 	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/reports.py
+	DJANGO_DEBUG=1 $(SERVICES) $(PY) bench/portal.py
 
 lint: venv
 	$(PY) -m ruff check .
