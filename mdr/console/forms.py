@@ -4,6 +4,7 @@ and own every rule; their field errors are put back on these forms by the views.
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from mdr.escalations.notices import TLP_LABELS
 from mdr.escalations.services import IMPACT_KEYS, NOTICE_KINDS
@@ -11,12 +12,12 @@ from mdr.incidents.models import TRANSITIONS, IncidentState
 from reports.services import LANGUAGES
 
 PRIORITY_CHOICES = [(p, p) for p in ("P1", "P2", "P3", "P4")]
-SEVERITY_CHOICES = [("", "unchanged"), *((str(s), str(s)) for s in range(7))]
+SEVERITY_CHOICES = [("", _("unchanged")), *((str(s), str(s)) for s in range(7))]
 TLP_CHOICES = [(t, f"TLP:{t}") for t in TLP_LABELS]
 IMPACT_HELP = {
-    "functional": "NIST SP 800-61 functional impact, e.g. none / low / medium / high",
-    "information": "information impact, e.g. none / privacy / proprietary / integrity",
-    "recoverability": "recoverability, e.g. regular / supplemented / extended / not recoverable",
+    "functional": _("NIST SP 800-61 functional impact, e.g. none / low / medium / high"),
+    "information": _("information impact, e.g. none / privacy / proprietary / integrity"),
+    "recoverability": _("recoverability, e.g. regular / supplemented / extended / not recoverable"),
 }
 
 
@@ -31,13 +32,13 @@ def field_error(form: forms.Form, field: str, message: str) -> None:
 
 
 class TransitionForm(forms.Form):
-    to = forms.ChoiceField(label="New state")
+    to = forms.ChoiceField(label=_("New state"))
     reason = forms.CharField(
-        label="Reason",
+        label=_("Reason"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required for 'awaiting customer': what the customer is asked for. Shown to the customer.",
+        help_text=_("Required for 'awaiting customer': what the customer is asked for. Shown to the customer."),
     )
 
     def __init__(self, *args, incident, **kwargs):
@@ -47,11 +48,11 @@ class TransitionForm(forms.Form):
 
 
 class PriorityForm(forms.Form):
-    priority = forms.ChoiceField(label="Priority", choices=PRIORITY_CHOICES)
+    priority = forms.ChoiceField(label=_("Priority"), choices=PRIORITY_CHOICES)
     severity_id = forms.TypedChoiceField(
-        label="Severity (0-6)", choices=SEVERITY_CHOICES, coerce=int, empty_value=None, required=False
+        label=_("Severity (0-6)"), choices=SEVERITY_CHOICES, coerce=int, empty_value=None, required=False
     )
-    reason = forms.CharField(label="Reason (mandatory)", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label=_("Reason (mandatory)"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, incident, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,9 +60,9 @@ class PriorityForm(forms.Form):
 
 
 class NoteForm(forms.Form):
-    text = forms.CharField(label="Note", max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
+    text = forms.CharField(label=_("Note"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
     customer_visible = forms.BooleanField(
-        label="Visible to the customer (an update: meets the update cadence)", required=False
+        label=_("Visible to the customer (an update: meets the update cadence)"), required=False
     )
 
     def __init__(self, *args, incident, **kwargs):
@@ -72,19 +73,19 @@ class _BriefFields(forms.Form):
     """The analyst's part of a notice (TLP 2.0, NIST impact, actions), turned into the services' ``brief``."""
 
     impact_functional = forms.CharField(
-        label="Functional impact", required=False, max_length=200, help_text=IMPACT_HELP["functional"]
+        label=_("Functional impact"), required=False, max_length=200, help_text=IMPACT_HELP["functional"]
     )
     impact_information = forms.CharField(
-        label="Information impact", required=False, max_length=200, help_text=IMPACT_HELP["information"]
+        label=_("Information impact"), required=False, max_length=200, help_text=IMPACT_HELP["information"]
     )
     impact_recoverability = forms.CharField(
-        label="Recoverability", required=False, max_length=200, help_text=IMPACT_HELP["recoverability"]
+        label=_("Recoverability"), required=False, max_length=200, help_text=IMPACT_HELP["recoverability"]
     )
     actions_taken = forms.CharField(
-        label="Actions taken (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Actions taken (one per line)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     recommended_actions = forms.CharField(
-        label="Recommended actions (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Recommended actions (one per line)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
     def _brief_parts(self) -> dict:
@@ -100,8 +101,8 @@ class _BriefFields(forms.Form):
 
 
 class EscalateForm(_BriefFields):
-    tlp = forms.ChoiceField(label="TLP", choices=TLP_CHOICES, initial="AMBER")
-    summary = forms.CharField(label="Summary", max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
+    tlp = forms.ChoiceField(label=_("TLP"), choices=TLP_CHOICES, initial="AMBER")
+    summary = forms.CharField(label=_("Summary"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
     field_order = ["tlp", "summary"]
 
     def __init__(self, *args, incident, **kwargs):
@@ -115,9 +116,9 @@ class UpdateForm(_BriefFields):
     """A follow-up or the final report to everyone the escalation reached; the text is also the customer-visible
     update on the timeline. Brief fields left empty keep the escalation's."""
 
-    kind = forms.ChoiceField(label="Report", choices=[(k, k.replace("_", "-")) for k in NOTICE_KINDS])
-    text = forms.CharField(label="Text", max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
-    tlp = forms.ChoiceField(label="TLP", choices=[("", "unchanged"), *TLP_CHOICES], required=False)
+    kind = forms.ChoiceField(label=_("Report"), choices=[(k, k.replace("_", "-")) for k in NOTICE_KINDS])
+    text = forms.CharField(label=_("Text"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}))
+    tlp = forms.ChoiceField(label=_("TLP"), choices=[("", _("unchanged")), *TLP_CHOICES], required=False)
     field_order = ["kind", "text", "tlp"]
 
     def __init__(self, *args, incident, **kwargs):
@@ -132,33 +133,33 @@ class UpdateForm(_BriefFields):
 
 class ReportGenerateForm(forms.Form):
     month = forms.RegexField(
-        label="Month (YYYY-MM)",
+        label=_("Month (YYYY-MM)"),
         regex=r"^\d{4}-(0[1-9]|1[0-2])$",
         max_length=7,
-        error_messages={"invalid": "a month as YYYY-MM, e.g. 2026-10"},
+        error_messages={"invalid": _("a month as YYYY-MM, e.g. 2026-10")},
     )
-    language = forms.ChoiceField(label="Language", choices=[(code, code) for code in LANGUAGES])
+    language = forms.ChoiceField(label=_("Language"), choices=[(code, code) for code in LANGUAGES])
     reason = forms.CharField(
-        label="Reason for a new version",
+        label=_("Reason for a new version"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Only to generate a month that is already published again.",
+        help_text=_("Only to generate a month that is already published again."),
     )
 
 
 class ReportEditForm(forms.Form):
     recommendations = forms.CharField(
-        label="Recommendations (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 6})
+        label=_("Recommendations (one per line)"), required=False, widget=forms.Textarea(attrs={"rows": 6})
     )
     customer_actions = forms.CharField(
-        label="Customer actions (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 6})
+        label=_("Customer actions (one per line)"), required=False, widget=forms.Textarea(attrs={"rows": 6})
     )
 
 
 class ApproveForm(forms.Form):
-    reason = forms.CharField(label="Reason (optional)", required=False, max_length=2000)
+    reason = forms.CharField(label=_("Reason (optional)"), required=False, max_length=2000)
 
 
 class RejectForm(forms.Form):
-    reason = forms.CharField(label="Reason (shown to the customer)", max_length=2000)
+    reason = forms.CharField(label=_("Reason (shown to the customer)"), max_length=2000)

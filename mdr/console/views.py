@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_tenants.utils import schema_context
 
@@ -48,7 +49,9 @@ def fire_drill(request, slug: str):
     if customer is None:
         raise Http404("No such customer.")
     fire_drill_request(actor=Actor.from_request(request), schema_name=customer.schema_name)
-    messages.success(request, f"Fire drill started for {customer.name}: its report is on the drill's incident.")
+    messages.success(
+        request, _("Fire drill started for %(name)s: its report is on the drill's incident.") % {"name": customer.name}
+    )
     return redirect("home")
 
 
@@ -118,7 +121,7 @@ def queue(request):
     customers = list(customer_list().values_list("slug", "name", "schema_name"))
     slug = request.GET.get("customer", "")
     priority = request.GET.get("priority", "")
-    schema = next((s for c, _, s in customers if c == slug), None)
+    schema = next((s for c, _name, s in customers if c == slug), None)
     if (slug and schema is None) or (priority and priority not in QUEUE_PRIORITIES):
         raise Http404("No such filter.")
     rows = timer_queue_list(schema_name=schema, priorities=[priority] if priority else None, limit=QUEUE_LIMIT)
@@ -222,7 +225,7 @@ def _incident_apply(action: str, form, incident, actor: Actor) -> str:
     data = form.cleaned_data
     if action == "transition":
         services.incident_transition(incident=incident, to=data["to"], reason=data["reason"], actor=actor)
-        return f"Incident moved to {data['to'].replace('_', ' ')}."
+        return _("Incident moved to %(state)s.") % {"state": data["to"].replace("_", " ")}
     if action == "priority":
         services.incident_set_priority(
             incident=incident,
@@ -231,19 +234,21 @@ def _incident_apply(action: str, form, incident, actor: Actor) -> str:
             reason=data["reason"],
             actor=actor,
         )
-        return f"Priority set to {data['priority']}."
+        return _("Priority set to %(priority)s.") % {"priority": data["priority"]}
     if action == "note":
         services.incident_note(
             incident=incident, text=data["text"], actor=actor, customer_visible=data["customer_visible"]
         )
-        return "Customer-visible update added." if data["customer_visible"] else "Internal note added."
+        return _("Customer-visible update added.") if data["customer_visible"] else _("Internal note added.")
     if action == "escalate":
         incident_escalate(incident=incident, actor=actor, brief=form.brief())
-        return f"Escalation started (TLP:{data['tlp']})."
+        return _("Escalation started (TLP:%(tlp)s).") % {"tlp": data["tlp"]}
     deliveries = escalation_update_send(
         incident=incident, kind=data["kind"], text=data["text"], actor=actor, brief=form.brief()
     )
-    return f"{'Final report' if data['kind'] == 'final' else 'Follow-up'} queued for {len(deliveries)} delivery(ies)."
+    if data["kind"] == "final":
+        return _("Final report queued for %(count)d delivery(ies).") % {"count": len(deliveries)}
+    return _("Follow-up queued for %(count)d delivery(ies).") % {"count": len(deliveries)}
 
 
 @require_POST
@@ -324,10 +329,12 @@ def report_generate(request, slug: str):
             else:
                 label = f"{report.month:%Y-%m} {report.language} v{report.version}"
                 if created:
-                    messages.success(request, f"Draft {label} generated.")
+                    messages.success(request, _("Draft %(label)s generated.") % {"label": label})
                 else:
                     messages.info(
-                        request, f"Report {label} already exists ({report.state}); give a reason for a new one."
+                        request,
+                        _("Report %(label)s already exists (%(state)s); give a reason for a new one.")
+                        % {"label": label, "state": report.state},
                     )
                 return redirect("console-report", slug=customer.slug, report_id=report.pk)
         return _report_list_page(request, customer, form=form, status=400)
@@ -400,13 +407,13 @@ def report_action(request, slug: str, report_id, action: str):
                         recommendations=forms.lines(form.cleaned_data["recommendations"]),
                         customer_actions=forms.lines(form.cleaned_data["customer_actions"]),
                     )
-                    messages.success(request, "Recommendations and customer actions saved.")
+                    messages.success(request, _("Recommendations and customer actions saved."))
             elif action == "refresh":
                 report_refresh_draft(report=report, actor=actor)
-                messages.success(request, "Figures computed again.")
+                messages.success(request, _("Figures computed again."))
             else:
                 report_publish_request(report=report, actor=actor)
-                messages.success(request, "Publication requested: the PDF is being rendered.")
+                messages.success(request, _("Publication requested: the PDF is being rendered."))
         except ReportError as exc:
             if form is not None:
                 forms.field_error(form, exc.field, exc.message)
@@ -499,7 +506,10 @@ def proposal_decide(request, slug: str, proposal_id, action: str):
             except EscalationError as exc:
                 forms.field_error(form, exc.field, exc.message)
             else:
-                done = "approved and applied" if action == "approve" else "rejected"
-                messages.success(request, f"Proposal ({proposal.get_kind_display()}) {done}.")
+                if action == "approve":
+                    done = _("Proposal (%(kind)s) approved and applied.")
+                else:
+                    done = _("Proposal (%(kind)s) rejected.")
+                messages.success(request, done % {"kind": proposal.get_kind_display()})
                 return redirect("console-proposals", slug=customer.slug)
         return _proposals_page(request, customer, bound={(proposal.pk, action): form}, status=400)

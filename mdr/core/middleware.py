@@ -6,9 +6,27 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
 
 log = logging.getLogger(__name__)
+
+
+class UserLanguageMiddleware:
+    """A signed-in user sees the pages in the language of their profile (``User.language``); anonymous visitors
+    keep what ``LocaleMiddleware`` chose from Accept-Language. Sits right after ``AuthenticationMiddleware``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.supported = {code for code, _name in settings.LANGUAGES}
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        language = getattr(user, "language", None) if user is not None and user.is_authenticated else None
+        if language in self.supported:
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
 
 
 class CustomerStatusMiddleware:

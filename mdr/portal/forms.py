@@ -4,19 +4,20 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from mdr.alerts.models import AlertStatus, ScopeStatus
 from mdr.escalations.contacts import LANGUAGES
 
 SEVERITY_CHOICES = [
-    ("", "any"),
-    ("1", "informational"),
-    ("2", "low"),
-    ("3", "medium"),
-    ("4", "high"),
-    ("5", "critical"),
-    ("6", "fatal"),
-    ("0", "unknown"),
+    ("", _("any")),
+    ("1", _("informational")),
+    ("2", _("low")),
+    ("3", _("medium")),
+    ("4", _("high")),
+    ("5", _("critical")),
+    ("6", _("fatal")),
+    ("0", _("unknown")),
 ]
 LOCAL_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
 
@@ -40,17 +41,17 @@ class AlertFilterForm(forms.Form):
     """The list filters; times are read in the customer's time zone (activated per request)."""
 
     since = forms.DateTimeField(
-        required=False, label="From", input_formats=LOCAL_INPUT_FORMATS, widget=_LocalDateTimeInput()
+        required=False, label=_("From"), input_formats=LOCAL_INPUT_FORMATS, widget=_LocalDateTimeInput()
     )
     until = forms.DateTimeField(
-        required=False, label="Until", input_formats=LOCAL_INPUT_FORMATS, widget=_LocalDateTimeInput()
+        required=False, label=_("Until"), input_formats=LOCAL_INPUT_FORMATS, widget=_LocalDateTimeInput()
     )
-    severity = forms.ChoiceField(required=False, label="Severity", choices=SEVERITY_CHOICES)
-    status = forms.ChoiceField(required=False, label="Status", choices=[("", "any"), *AlertStatus.choices])
-    scope_status = forms.ChoiceField(required=False, label="Scope", choices=[("", "any"), *ScopeStatus.choices])
-    source = forms.CharField(required=False, label="Source (format or product)", max_length=255)
-    host = forms.CharField(required=False, label="Host", max_length=255)
-    q = forms.CharField(required=False, label="Text (title, rule)", max_length=200)
+    severity = forms.ChoiceField(required=False, label=_("Severity"), choices=SEVERITY_CHOICES)
+    status = forms.ChoiceField(required=False, label=_("Status"), choices=[("", _("any")), *AlertStatus.choices])
+    scope_status = forms.ChoiceField(required=False, label=_("Scope"), choices=[("", _("any")), *ScopeStatus.choices])
+    source = forms.CharField(required=False, label=_("Source (format or product)"), max_length=255)
+    host = forms.CharField(required=False, label=_("Host"), max_length=255)
+    q = forms.CharField(required=False, label=_("Text (title, rule)"), max_length=200)
 
     def as_params(self) -> dict[str, str]:
         """The cleaned filters as the API's query parameters (``alert_filters_from_params`` checks them)."""
@@ -63,28 +64,28 @@ class AlertFilterForm(forms.Form):
 
 
 class IncidentCommentForm(forms.Form):
-    text = forms.CharField(label="Comment", max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(label=_("Comment"), max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class ContactForm(forms.Form):
     """The fields of a contact a customer may propose (never webhook secrets)."""
 
-    name = forms.CharField(label="Name", max_length=200, required=False)
-    role = forms.CharField(label="Role", max_length=100, required=False)
-    email = forms.CharField(label="E-mail", max_length=254, required=False)
-    phone = forms.CharField(label="Phone", max_length=50, required=False)
-    language = forms.ChoiceField(label="Language", choices=[(code, code) for code in LANGUAGES], initial="ja")
-    webhook_url = forms.CharField(label="Webhook URL", max_length=200, required=False)
-    slack_webhook_url = forms.CharField(label="Slack webhook URL", max_length=200, required=False)
-    teams_webhook_url = forms.CharField(label="Teams webhook URL", max_length=200, required=False)
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    role = forms.CharField(label=_("Role"), max_length=100, required=False)
+    email = forms.CharField(label=_("E-mail"), max_length=254, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=50, required=False)
+    language = forms.ChoiceField(label=_("Language"), choices=[(code, code) for code in LANGUAGES], initial="ja")
+    webhook_url = forms.CharField(label=_("Webhook URL"), max_length=200, required=False)
+    slack_webhook_url = forms.CharField(label=_("Slack webhook URL"), max_length=200, required=False)
+    teams_webhook_url = forms.CharField(label=_("Teams webhook URL"), max_length=200, required=False)
     valid_until = forms.CharField(
-        label="Valid until (last day)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Valid until (last day)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     pgp_public_key = forms.CharField(
-        label="PGP public key (ASCII-armoured)", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("PGP public key (ASCII-armoured)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     comment = forms.CharField(
-        label="Comment for the provider", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Comment for the provider"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
     CONTACT_FIELDS = (
@@ -118,5 +119,5 @@ class ContactForm(forms.Form):
 
 
 class ContactArchiveForm(forms.Form):
-    contact = forms.IntegerField(label="Contact", widget=forms.HiddenInput)
-    comment = forms.CharField(label="Reason", max_length=2000, required=False)
+    contact = forms.IntegerField(label=_("Contact"), widget=forms.HiddenInput)
+    comment = forms.CharField(label=_("Reason"), max_length=2000, required=False)
