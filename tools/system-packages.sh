@@ -12,6 +12,7 @@ fc-list ':lang=ja' family 2>/dev/null | grep -q "Noto Sans CJK JP" || missing+=(
 ldconfig -p 2>/dev/null | grep -q "libpango-1.0.so" || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 ldconfig -p 2>/dev/null | grep -q "libharfbuzz-subset.so" || missing+=(libharfbuzz-subset0)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v xgettext >/dev/null 2>&1 || missing+=(gettext)  # the i18n test reruns makemessages
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
