@@ -6,12 +6,13 @@ past month makes a new version with its reason."""
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ReportState(models.TextChoices):
-    DRAFT = "draft", "Draft (under review)"
-    PUBLISHING = "publishing", "Publishing (rendering in the reports queue)"
-    PUBLISHED = "published", "Published"
+    DRAFT = "draft", _("Draft (under review)")
+    PUBLISHING = "publishing", _("Publishing (rendering in the reports queue)")
+    PUBLISHED = "published", _("Published")
 
 
 class MonthlyReport(models.Model):

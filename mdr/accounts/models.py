@@ -6,15 +6,16 @@ customer's domain: the authentication backend only ever sees the current schema'
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    PROVIDER_ADMIN = "provider_admin", "Provider admin"
-    ANALYST = "analyst", "SOC analyst"
-    ACCOUNT_MANAGER = "account_manager", "Account manager"
-    CUSTOMER_ADMIN = "customer_admin", "Customer admin"
-    CSIRT = "csirt", "CSIRT member"
-    VIEWER = "viewer", "Viewer"
+    PROVIDER_ADMIN = "provider_admin", _("Provider admin")
+    ANALYST = "analyst", _("SOC analyst")
+    ACCOUNT_MANAGER = "account_manager", _("Account manager")
+    CUSTOMER_ADMIN = "customer_admin", _("Customer admin")
+    CSIRT = "csirt", _("CSIRT member")
+    VIEWER = "viewer", _("Viewer")
 
 
 PROVIDER_ROLES = (Role.PROVIDER_ADMIN, Role.ANALYST, Role.ACCOUNT_MANAGER)

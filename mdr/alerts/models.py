@@ -10,23 +10,24 @@ import uuid
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AlertStatus(models.TextChoices):
-    NEW = "new", "New"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
-    IN_PROGRESS = "in_progress", "In progress"
-    CLOSED = "closed", "Closed"
+    NEW = "new", _("New")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    IN_PROGRESS = "in_progress", _("In progress")
+    CLOSED = "closed", _("Closed")
 
 
 class ScopeStatus(models.TextChoices):
-    PENDING = "pending", "Not classified yet"
-    IN_SCOPE = "in_scope", "In scope"
-    OUT_OF_SCOPE = "out_of_scope", "Out of scope"
-    EXCLUDED = "excluded", "Excluded"
-    UNKNOWN_ASSET = "unknown_asset", "Unknown asset"
-    UNSUPPORTED_SOURCE = "unsupported_source", "Unsupported log source"
-    OVER_QUOTA = "over_quota", "Over quota"
+    PENDING = "pending", _("Not classified yet")
+    IN_SCOPE = "in_scope", _("In scope")
+    OUT_OF_SCOPE = "out_of_scope", _("Out of scope")
+    EXCLUDED = "excluded", _("Excluded")
+    UNKNOWN_ASSET = "unknown_asset", _("Unknown asset")
+    UNSUPPORTED_SOURCE = "unsupported_source", _("Unsupported log source")
+    OVER_QUOTA = "over_quota", _("Over quota")
 
 
 class Priority(models.TextChoices):

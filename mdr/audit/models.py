@@ -6,14 +6,15 @@ predecessor's hash and its own content, so a removed or altered row breaks the c
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ActorType(models.TextChoices):
-    PROVIDER_STAFF = "provider_staff", "Provider staff"
-    CUSTOMER_USER = "customer_user", "Customer user"
-    API_KEY = "api_key", "API key"
-    SYSTEM = "system", "System"
-    ANONYMOUS = "anonymous", "Anonymous"
+    PROVIDER_STAFF = "provider_staff", _("Provider staff")
+    CUSTOMER_USER = "customer_user", _("Customer user")
+    API_KEY = "api_key", _("API key")
+    SYSTEM = "system", _("System")
+    ANONYMOUS = "anonymous", _("Anonymous")
 
 
 class AuditEvent(models.Model):

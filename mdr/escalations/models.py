@@ -4,6 +4,7 @@ attempt and the one-time acknowledgement tokens."""
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Contact(models.Model):
@@ -49,9 +50,9 @@ class EscalationMatrix(models.Model):
 
 
 class EscalationState(models.TextChoices):
-    RUNNING = "running", "Running"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged by the customer"
-    UNREACHABLE = "unreachable", "Customer unreachable (ladder exhausted)"
+    RUNNING = "running", _("Running")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged by the customer")
+    UNREACHABLE = "unreachable", _("Customer unreachable (ladder exhausted)")
 
 
 class Escalation(models.Model):
@@ -84,11 +85,11 @@ class Escalation(models.Model):
 
 
 class DeliveryState(models.TextChoices):
-    STANDBY = "standby", "Standby (a later channel of a failover level)"
-    PENDING = "pending", "Pending (queued or retrying)"
-    SENT = "sent", "Sent (accepted by the receiving server)"
-    FAILED = "failed", "Failed (attempts exhausted or refused)"
-    CANCELLED = "cancelled", "Cancelled (the customer acknowledged before it went out)"
+    STANDBY = "standby", _("Standby (a later channel of a failover level)")
+    PENDING = "pending", _("Pending (queued or retrying)")
+    SENT = "sent", _("Sent (accepted by the receiving server)")
+    FAILED = "failed", _("Failed (attempts exhausted or refused)")
+    CANCELLED = "cancelled", _("Cancelled (the customer acknowledged before it went out)")
 
 
 class Delivery(models.Model):
@@ -176,17 +177,17 @@ class ContactVerification(models.Model):
 
 
 class ProposalKind(models.TextChoices):
-    CONTACT_CREATE = "contact_create", "Add a contact"
-    CONTACT_UPDATE = "contact_update", "Change a contact"
-    CONTACT_ARCHIVE = "contact_archive", "Remove a contact"
-    MATRIX = "matrix", "New escalation matrix"
+    CONTACT_CREATE = "contact_create", _("Add a contact")
+    CONTACT_UPDATE = "contact_update", _("Change a contact")
+    CONTACT_ARCHIVE = "contact_archive", _("Remove a contact")
+    MATRIX = "matrix", _("New escalation matrix")
 
 
 class ProposalState(models.TextChoices):
-    PENDING = "pending", "Pending provider approval"
-    APPROVED = "approved", "Approved and applied"
-    REJECTED = "rejected", "Rejected"
-    WITHDRAWN = "withdrawn", "Withdrawn by the customer"
+    PENDING = "pending", _("Pending provider approval")
+    APPROVED = "approved", _("Approved and applied")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the customer")
 
 
 class ChangeProposal(models.Model):

@@ -7,16 +7,17 @@ at once cannot open two incidents for the same host.
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class IncidentState(models.TextChoices):
-    NEW = "new", "New"
-    INVESTIGATING = "investigating", "Investigating"
-    ESCALATED = "escalated", "Escalated to the customer"
-    AWAITING_CUSTOMER = "awaiting_customer", "Awaiting customer"
-    CONTAINED = "contained", "Contained"
-    RESOLVED = "resolved", "Resolved"
-    CLOSED = "closed", "Closed"
+    NEW = "new", _("New")
+    INVESTIGATING = "investigating", _("Investigating")
+    ESCALATED = "escalated", _("Escalated to the customer")
+    AWAITING_CUSTOMER = "awaiting_customer", _("Awaiting customer")
+    CONTAINED = "contained", _("Contained")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
 
 
 OPEN_STATES = ("new", "investigating", "escalated", "awaiting_customer", "contained")
@@ -93,8 +94,8 @@ class Incident(models.Model):
 
 
 class Visibility(models.TextChoices):
-    INTERNAL = "internal", "Internal (SOC only)"
-    CUSTOMER = "customer", "Visible to the customer"
+    INTERNAL = "internal", _("Internal (SOC only)")
+    CUSTOMER = "customer", _("Visible to the customer")
 
 
 class IncidentEvent(models.Model):

@@ -8,12 +8,13 @@ once, when the next version takes over. Every past instant is evaluated against 
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ContractStatus(models.TextChoices):
-    DRAFT = "draft", "Draft (placeholder from onboarding)"
-    ACTIVE = "active", "Active"
-    ENDED = "ended", "Ended"
+    DRAFT = "draft", _("Draft (placeholder from onboarding)")
+    ACTIVE = "active", _("Active")
+    ENDED = "ended", _("Ended")
 
 
 class Contract(models.Model):
@@ -34,14 +35,14 @@ class Contract(models.Model):
 
 
 class ResponseMode(models.TextChoices):
-    NOTIFY_ONLY = "notify_only", "Notify only"
-    COLLABORATE = "collaborate", "Collaborate"
-    AUTHORIZE = "authorize", "Authorized to act"
+    NOTIFY_ONLY = "notify_only", _("Notify only")
+    COLLABORATE = "collaborate", _("Collaborate")
+    AUTHORIZE = "authorize", _("Authorized to act")
 
 
 class VersionStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PUBLISHED = "published", "Published"
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
 
 
 class ContractVersion(models.Model):
