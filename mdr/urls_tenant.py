@@ -33,6 +33,8 @@ urlpatterns = [
     ),
     path("users/", portal.users, name="portal-users"),
     path("access-log/", portal.access_log, name="portal-access-log"),
+    path("api-keys/", portal.api_keys, name="portal-api-keys"),
+    path("api-keys/<str:public_id>/revoke", portal.api_key_revoke, name="portal-api-key-revoke"),
     path("api/v1/users", accounts_api.UserListApi.as_view(), name="api-users"),
     path("api/v1/contract", scope_api.CustomerContractApi.as_view(), name="api-my-contract"),
     path("api/v1/incidents", incidents_api.CustomerIncidentsApi.as_view(), name="api-my-incidents"),

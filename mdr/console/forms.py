@@ -163,3 +163,40 @@ class ApproveForm(forms.Form):
 
 class RejectForm(forms.Form):
     reason = forms.CharField(label=_("Reason (shown to the customer)"), max_length=2000)
+
+
+TIMEZONE_CHOICES = [
+    (tz, tz)
+    for tz in (
+        "Asia/Tokyo",
+        "Asia/Seoul",
+        "Asia/Shanghai",
+        "Asia/Singapore",
+        "Australia/Sydney",
+        "Europe/London",
+        "Europe/Berlin",
+        "America/New_York",
+        "America/Los_Angeles",
+        "UTC",
+    )
+]
+
+
+class OnboardForm(forms.Form):
+    name = forms.CharField(label=_("Customer name"), max_length=200)
+    slug = forms.CharField(
+        label=_("Slug"),
+        max_length=40,
+        help_text=_("Lowercase letters, digits and '-'; becomes the portal's subdomain and cannot be changed."),
+    )
+    admin_email = forms.EmailField(label=_("Admin e-mail"), required=False)
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=TIMEZONE_CHOICES, initial="Asia/Tokyo")
+    language = forms.ChoiceField(label=_("Language"), choices=[("ja", "ja"), ("en", "en")], initial="ja")
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    confirm = forms.BooleanField(
+        label=_("I understand the customer's users and keys stop working now"),
+        required=True,
+    )

@@ -21,6 +21,7 @@ from mdr.audit.services import Actor, audit_record
 from mdr.console import forms
 from mdr.incidents.models import OPEN_STATES
 from reports.models import ReportState
+from tenants.constants import CustomerStatus
 from tenants.selectors import customer_get, customer_list
 
 QUEUE_LIMIT = 200
@@ -35,8 +36,97 @@ def home(request):
         {
             "customers": customer_list().prefetch_related("domains"),
             "can_manage_contracts": has_capability(request.user, "contract.manage"),
+            "can_onboard": has_capability(request.user, "customer.onboard"),
+            "can_suspend": has_capability(request.user, "customer.suspend"),
         },
     )
+
+
+# ---- customer lifecycle (onboarding, suspend/resume; offboarding stays a command) ----------------------------------
+
+
+@capability_required("customer.onboard")
+def customer_new(request):
+    """The onboarding wizard: one form, one service call. The secrets are rendered once, never stored or redirected."""
+    from tenants.services import OnboardingError, customer_onboard, customer_url
+
+    form = forms.OnboardForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = customer_onboard(
+                    actor=Actor.from_request(request),
+                    name=data["name"],
+                    slug=data["slug"],
+                    admin_email=data["admin_email"],
+                    timezone_name=data["timezone"],
+                    language=data["language"],
+                )
+            except OnboardingError as exc:
+                forms.field_error(form, exc.field, exc.message)
+            else:
+                response = render(
+                    request,
+                    "console/onboard.html",
+                    {"result": result, "portal_url": customer_url(result.domain)},
+                )
+                response["Cache-Control"] = "private, no-store"
+                return response
+        status = 400
+    return render(request, "console/onboard.html", {"form": form}, status=status)
+
+
+def _customer_status_page(request, customer, *, form=None, status: int = 200):
+    return render(
+        request,
+        "console/customer_status.html",
+        {
+            "customer": customer,
+            "form": form or forms.SuspendForm(),
+            "is_suspended": customer.status == CustomerStatus.SUSPENDED,
+        },
+        status=status,
+    )
+
+
+@capability_required("customer.suspend")
+def customer_status(request, slug: str):
+    return _customer_status_page(request, customer_get(slug=slug))
+
+
+@require_POST
+@capability_required("customer.suspend")
+def customer_status_suspend(request, slug: str):
+    from tenants.services import OnboardingError, customer_suspend
+
+    customer = customer_get(slug=slug)
+    form = forms.SuspendForm(request.POST)
+    if form.is_valid():
+        try:
+            customer_suspend(actor=Actor.from_request(request), customer=customer, reason=form.cleaned_data["reason"])
+        except OnboardingError as exc:
+            forms.field_error(form, exc.field, exc.message)
+        else:
+            messages.success(request, _("%(name)s is suspended.") % {"name": customer.name})
+            return redirect("console-customer-status", slug=customer.slug)
+    return _customer_status_page(request, customer, form=form, status=400)
+
+
+@require_POST
+@capability_required("customer.suspend")
+def customer_status_resume(request, slug: str):
+    from tenants.services import OnboardingError, customer_resume
+
+    customer = customer_get(slug=slug)
+    try:
+        customer_resume(actor=Actor.from_request(request), customer=customer)
+    except OnboardingError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("%(name)s is active again.") % {"name": customer.name})
+    return redirect("console-customer-status", slug=customer.slug)
 
 
 @require_POST

@@ -121,3 +121,14 @@ class ContactForm(forms.Form):
 class ContactArchiveForm(forms.Form):
     contact = forms.IntegerField(label=_("Contact"), widget=forms.HiddenInput)
     comment = forms.CharField(label=_("Reason"), max_length=2000, required=False)
+
+
+class ApiKeyForm(forms.Form):
+    """A new API key: a name and its scopes (``apikey_create`` checks them again)."""
+
+    name = forms.CharField(label=_("Key name"), max_length=100)
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        choices=[("ingest", _("ingest: push alerts")), ("read", _("read: read alerts, incidents and reports"))],
+        widget=forms.CheckboxSelectMultiple,
+    )

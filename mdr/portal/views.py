@@ -17,10 +17,12 @@ from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mdr.accounts.permissions import capability_required, has_capability
 from mdr.accounts.selectors import user_list
+from mdr.accounts.services import AccountError, apikey_create, apikey_revoke
 from mdr.alerts.selectors import DEFAULT_PAGE, FilterError, alert_counts_received, alert_filters_from_params, alert_get
 from mdr.alerts.selectors import alert_page as alert_page_select
 from mdr.audit.selectors import audit_event_list
@@ -32,8 +34,16 @@ from mdr.escalations.selectors import escalation_list_for_incident, escalation_m
 from mdr.escalations.services import EscalationError, escalation_acknowledge_incident
 from mdr.incidents import selectors as incident_selectors
 from mdr.incidents.services import IncidentError, incident_customer_comment
-from mdr.portal.forms import AlertFilterForm, ContactArchiveForm, ContactForm, IncidentCommentForm, add_service_error
+from mdr.portal.forms import (
+    AlertFilterForm,
+    ApiKeyForm,
+    ContactArchiveForm,
+    ContactForm,
+    IncidentCommentForm,
+    add_service_error,
+)
 from mdr.scope.selectors import contract_overview
+from tenants.models import ApiKey
 
 # Customer admins and CSIRT members comment on incidents; viewers read.
 COMMENT_CAPABILITY = "incident.comment"
@@ -127,6 +137,58 @@ def contract(request):
 @portal_page("user.list")
 def users(request):
     return render(request, "portal/users.html", {"users": user_list()})
+
+
+# --- API keys ---------------------------------------------------------------------------------------------------
+
+
+def _customer_keys(request):
+    """This customer's keys only (public schema, filtered by the tenant of the request)."""
+    return ApiKey.objects.filter(customer=request.tenant).order_by("-created_at")
+
+
+@require_http_methods(["GET", "POST"])
+@portal_page("apikey.manage")
+def api_keys(request):
+    """List and create keys. A new key's plaintext is rendered once, in the POST response itself (never in the
+    session or a message), and the page is never cached."""
+    form = ApiKeyForm(request.POST if request.method == "POST" else None)
+    issued = None
+    if form.is_bound:
+        if form.is_valid():
+            try:
+                issued = apikey_create(
+                    actor=Actor.from_request(request),
+                    customer=request.tenant,
+                    name=form.cleaned_data["name"],
+                    scopes=form.cleaned_data["scopes"],
+                )
+            except AccountError as exc:
+                add_service_error(form, exc.field, exc.message)
+        if issued is not None:
+            form = ApiKeyForm()
+    response = render(
+        request,
+        "portal/api_keys.html",
+        {"keys": _customer_keys(request), "form": form, "issued": issued},
+        status=400 if form.is_bound and issued is None else 200,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+@portal_page("apikey.manage")
+def api_key_revoke(request, public_id):
+    key = _customer_keys(request).filter(public_id=public_id).first()
+    if key is None:
+        raise Http404("No such API key.")
+    if not key.is_active:
+        messages.error(request, gettext("Key %(name)s was already revoked.") % {"name": key.name})
+    else:
+        apikey_revoke(actor=Actor.from_request(request), key=key)
+        messages.success(request, gettext("Key %(name)s revoked: it is refused from now on.") % {"name": key.name})
+    return redirect("portal-api-keys")
 
 
 @require_GET
