@@ -18,6 +18,7 @@ so no file or network access follows from the document.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import re
@@ -1111,96 +1112,57 @@ def build_context(
     def pct_tick(value: float) -> str:
         return f"{value:g}"
 
-    no_data = L["no_data"]
+    # Every chart shares the colour and the "no data" wording; the trends also share their size.
+    bar = functools.partial(charts.bar_chart, color=color, empty_label=L["no_data"])
+    trend = functools.partial(charts.line_chart, labels=month_labels, width=330, height=190, empty_label=L["no_data"])
     chart_charts = {
-        "funnel": charts.bar_chart(
+        "funnel": bar(
             [(L[key], value) for key, value in funnel_steps if key != "f_occurrences"],  # not a funnel step
             width=680,
             height=150,
             horizontal=True,
-            color=color,
             title=L["funnel_chart"],
-            empty_label=no_data,
         ),
-        "severity": charts.bar_chart(
+        "severity": bar(
             pairs(breakdowns.get("by_severity") or [], lambda k: _choice(language, "severity", k)),
             width=330,
             height=190,
-            color=color,
             title=L["by_severity"],
-            empty_label=no_data,
         ),
-        "priority": charts.bar_chart(
-            pairs(breakdowns.get("by_priority") or []),
-            width=330,
-            height=190,
-            color=color,
-            title=L["by_priority"],
-            empty_label=no_data,
+        "priority": bar(pairs(breakdowns.get("by_priority") or []), width=330, height=190, title=L["by_priority"]),
+        "category": bar(
+            pairs(breakdowns.get("by_category") or []), width=330, height=200, horizontal=True, title=L["by_category"]
         ),
-        "category": charts.bar_chart(
-            pairs(breakdowns.get("by_category") or []),
-            width=330,
-            height=200,
-            horizontal=True,
-            color=color,
-            title=L["by_category"],
-            empty_label=no_data,
+        "tactic": bar(
+            pairs(breakdowns.get("by_tactic") or []), width=330, height=200, horizontal=True, title=L["by_tactic"]
         ),
-        "tactic": charts.bar_chart(
-            pairs(breakdowns.get("by_tactic") or []),
-            width=330,
-            height=200,
-            horizontal=True,
-            color=color,
-            title=L["by_tactic"],
-            empty_label=no_data,
+        "trend_alerts": trend(
+            {L["alerts"]: [m.get("alerts") for m in months]}, colors=[color], title=L["trend_alerts"]
         ),
-        "trend_alerts": charts.line_chart(
-            {L["alerts"]: [m.get("alerts") for m in months]},
-            month_labels,
-            width=330,
-            height=190,
-            colors=[color],
-            title=L["trend_alerts"],
-            empty_label=no_data,
-        ),
-        "trend_incidents": charts.line_chart(
+        "trend_incidents": trend(
             {
                 L["incidents"]: [m.get("incidents") for m in months],
                 L["critical_incidents"]: [m.get("critical_incidents") for m in months],
             },
-            month_labels,
-            width=330,
-            height=190,
             colors=[color, "#c0504d"],
             title=L["trend_incidents"],
-            empty_label=no_data,
         ),
-        "trend_sla": charts.line_chart(
+        "trend_sla": trend(
             {L["compliance"]: [m.get("sla_compliance_pct") for m in months]},
-            month_labels,
-            width=330,
-            height=190,
             colors=[color],
             y_min=None,
             y_max=100,
             value_format=pct_format,
             tick_format=pct_tick,
             title=L["trend_sla"],
-            empty_label=no_data,
         ),
-        "trend_fp": charts.line_chart(
+        "trend_fp": trend(
             {L["fp_rate"]: [m.get("false_positive_rate") for m in months]},
-            month_labels,
-            width=330,
-            height=190,
             colors=[color],
             y_max=100,
             value_format=pct_format,
             tick_format=pct_tick,
             title=L["trend_fp"],
-            empty_label=no_data,
         ),
     }
 
