@@ -26,7 +26,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mdr.settings")
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from benchdb import database_prepare  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 SLUG = "portalbench"
@@ -79,26 +79,6 @@ SELECT md5('pbi' || j)::uuid, 'Portal bench incident ' || j,
     '', '', now() - j * interval '1 hour', now() - j * interval '1 hour', 5, '', now() - j * interval '1 hour', now()
 FROM generate_series(0, 1999) AS j
 """
-
-
-def database_ensure() -> bool:
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            return False
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
-    return True
-
-
-def manage(*args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
 
 
 def setup(n: int) -> str:
@@ -198,8 +178,7 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    print(f"database {DB_NAME}: {'created' if database_ensure() else 'exists'}; migrate_all ...", flush=True)
-    manage("migrate_all", "--verbosity", "0")
+    database_prepare(DB_NAME)
     import django
 
     django.setup()

@@ -93,29 +93,8 @@ if len(sys.argv) > 1 and sys.argv[1] == "--child":
     sys.exit(0)
 
 import psycopg  # noqa: E402
+from benchdb import database_prepare  # noqa: E402
 from psycopg import sql  # noqa: E402
-
-
-def database_ensure() -> bool:
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            return False
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
-    return True
-
-
-def manage(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
 
 # The month's data, set-based. %(schema)s is an identifier inserted by psycopg.sql; every value is a parameter.
 # Alert i: received within October (Tokyo), severity i % 7, in scope 80 %, P1..P4, 12 categories, 40 rules,
@@ -384,8 +363,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    print(f"database {DB_NAME}: {'created' if database_ensure() else 'exists'}; migrate_all ...", flush=True)
-    manage("migrate_all", "--verbosity", "0")
+    database_prepare(DB_NAME)
     import django
 
     django.setup()

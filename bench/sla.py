@@ -40,7 +40,6 @@ import os
 import pstats
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -57,7 +56,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mdr.settings")
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
+from benchdb import database_prepare, manage  # noqa: E402
 
 KIND = "sla_timer_due"
 DS = (0, 100, 10_000)
@@ -69,29 +68,7 @@ ACTOR_TIMERS = 1_000
 BENCH_SLUG = "slabench"
 
 
-def database_ensure() -> bool:
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            return False
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
-    return True
-
-
-def manage(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-print(f"database {DB_NAME}: {'created' if database_ensure() else 'exists'}; migrate_all ...", flush=True)
-manage("migrate_all", "--verbosity", "0")
+database_prepare(DB_NAME)
 
 import django  # noqa: E402
 
