@@ -1,7 +1,7 @@
 """URL patterns both the provider domain and customer domains serve."""
 
 from django.conf import settings
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from mdr.accounts import api as accounts_api
@@ -13,6 +13,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
+    path("", include("mdr.accounts.urls")),
     path("api/v1/whoami", accounts_api.WhoamiApi.as_view(), name="api-whoami"),
     path("api/v1/alerts", alerts_api.AlertCollectionApi.as_view(), name="api-alerts"),
     path("api/v1/alerts/<str:alert_id>", alerts_api.AlertDetailApi.as_view(), name="api-alert"),

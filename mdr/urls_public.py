@@ -1,6 +1,6 @@
 """Provider domain (public schema): provider console, provider API, and the ingest endpoint (tenant from key)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from mdr.alerts import api as alerts_api
 from mdr.console import views as console
@@ -17,6 +17,9 @@ urlpatterns = [
     *common,
     *api_docs("mdr.urls_public"),
     path("", console.home, name="home"),
+    path("", include("mdr.console.urls_config")),
+    path("", include("mdr.console.urls_ops")),
+    path("", include("mdr.console.urls_staff")),
     path("customers/new", console.customer_new, name="console-customer-new"),
     path("customers/<slug:slug>/status", console.customer_status, name="console-customer-status"),
     path("customers/<slug:slug>/suspend", console.customer_status_suspend, name="console-customer-suspend"),

@@ -1,6 +1,6 @@
 """Customer domain (customer schema): customer portal, customer API, and the ingest endpoint."""
 
-from django.urls import path
+from django.urls import include, path
 
 from mdr.accounts import api as accounts_api
 from mdr.escalations import api as escalations_api
@@ -16,6 +16,7 @@ urlpatterns = [
     *common,
     *api_docs("mdr.urls_tenant"),
     path("", portal.home, name="home"),
+    path("", include("mdr.portal.urls_extra")),
     path("alerts/", portal.alerts, name="portal-alerts"),
     path("alerts/<uuid:alert_id>", portal.alert_detail, name="portal-alert"),
     path("incidents/", portal.incidents, name="portal-incidents"),

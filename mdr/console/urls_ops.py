@@ -1,0 +1,3 @@
+"""urls_ops (filled in by the issue-8 work that owns it)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""urls_staff (filled in by the issue-8 work that owns it)."""
+
+urlpatterns: list = []
