@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_tenants.utils import schema_context
@@ -21,6 +22,7 @@ from mdr.audit.services import Actor, audit_record
 from mdr.console import forms
 from mdr.incidents.models import OPEN_STATES
 from reports.models import ReportState
+from reports.summary import health_wording
 from tenants.constants import CustomerStatus
 from tenants.selectors import customer_get, customer_list
 
@@ -461,7 +463,7 @@ def _report_page(request, customer, report, *, form=None, errors: dict | None = 
             "funnel": metrics.get("funnel", {}),
             "sla_overall": (metrics.get("sla") or {}).get("overall", {}),
             "incidents": metrics.get("incidents", {}),
-            "health": metrics.get("health", {}),
+            "health": health_wording(metrics.get("health") or {}, get_language()),
             "is_draft": report.state == ReportState.DRAFT,
             "can_manage": has_capability(request.user, "report.manage"),
         },

@@ -21,9 +21,10 @@ LOCALE = Path(settings.BASE_DIR) / "locale"
 PO = LOCALE / "ja" / "LC_MESSAGES" / "django.po"
 MO = LOCALE / "ja" / "LC_MESSAGES" / "django.mo"
 # What `makemessages` scans: the Python code and the templates (not the PDF report or the e-mails, which carry
-# their own per-language texts; not the tests).
+# their own per-language texts; not the tests). The reports app's Python is scanned: its model choices are shown
+# on the pages.
 SCANNED = ("mdr", "templates")
-IGNORED = ["reports", "templates/reports/*", "templates/emails/*", "tests", ".venv"]
+IGNORED = ["templates/reports/*", "templates/emails/*", "tests", ".venv"]
 
 
 def _unquote(lines: list[str]) -> str:

@@ -164,3 +164,21 @@ def screenshot(page, name: str) -> Path:
 def _fresh_artifacts():
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(ARTIFACTS)
+
+
+def in_db_thread(django_db_blocker, work):
+    """Database work beside Playwright's sync API (whose event loop makes Django refuse ORM calls in this thread);
+    returns what ``work`` returns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def run():
+        try:
+            with django_db_blocker.unblock():
+                return work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()

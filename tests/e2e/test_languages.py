@@ -1,0 +1,139 @@
+"""Every portal and console page in both languages: a customer admin and a provider admin whose language is English,
+then Japanese, open each page in Chromium. The page answers 200 under the CSP, says which language it is in
+(``<html lang>``), its navigation is in that language, the other customer's data never appears, and a screenshot
+``<portal|console>-<page>-<lang>.png`` goes to ``artifacts/e2e/``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.e2e.conftest import in_db_thread, login, screenshot
+from tests.e2e.test_pages import _watch
+
+# What the navigation says in each language, and what it must not say.
+LOGOUT = {"en": "Log out", "ja": "ログアウト"}
+CONSOLE_TITLE = {"en": "Provider console", "ja": "プロバイダーコンソール"}
+
+
+def _portal_pages(data: dict) -> list[tuple[str, str]]:
+    return [
+        ("home", "/"),
+        ("alerts", "/alerts/"),
+        ("alert-detail", f"/alerts/{data['alert_id']}"),
+        ("incidents", "/incidents/"),
+        ("incident-detail", f"/incidents/{data['incident_id']}"),
+        ("escalation", "/escalation/"),
+        ("escalation-contact-change", f"/escalation/propose/change/{data['contact_id']}"),
+        ("contract", "/contract/"),
+        ("reports", "/reports/"),
+        ("users", "/users/"),
+        ("access-log", "/access-log/"),
+        ("api-keys", "/api-keys/"),
+    ]
+
+
+def _console_pages(slug: str, data: dict) -> list[tuple[str, str]]:
+    return [
+        ("home", "/"),
+        ("queue", "/queue/"),
+        ("customer-new", "/customers/new"),
+        ("customer-status", f"/customers/{slug}/status"),
+        ("incidents", f"/customers/{slug}/incidents/"),
+        ("incident-detail", f"/customers/{slug}/incidents/{data['incident_id']}"),
+        ("reports", f"/customers/{slug}/reports/"),
+        ("report-detail", f"/customers/{slug}/reports/{data['report_id']}"),
+        ("proposals", f"/customers/{slug}/proposals/"),
+        ("sla-report", f"/reports/sla?period={data['last_month']}"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def page_data(site, django_db_blocker):
+    """An alert, a contact and a draft report in customer A, so the detail pages have something to show."""
+
+    def create() -> dict:
+        from django.utils import timezone
+        from django_tenants.utils import schema_context
+
+        from mdr.audit.services import Actor
+        from reports.services import report_generate_monthly
+        from tests.portal.helpers import make_alert, make_contact
+
+        alert = make_alert(site.a.schema, 1, title=f"Alert {site.a.marker}")
+        contact = make_contact(site.a.schema, f"Contact {site.a.marker}")
+        today = timezone.now().date()
+        last_month = (today.replace(day=1) - date.resolution).replace(day=1)
+        with schema_context(site.a.schema):
+            report, _ = report_generate_monthly(month=last_month, actor=Actor.system("e2e"), language="en")
+        return {
+            "alert_id": str(alert.pk),
+            "contact_id": contact.pk,
+            "incident_id": site.a.incident_id,
+            "report_id": str(report.pk),
+            "last_month": f"{last_month:%Y-%m}",
+        }
+
+    return in_db_thread(django_db_blocker, create)
+
+
+@pytest.fixture
+def people(site, django_db_blocker, request):
+    """A customer admin of A and a provider admin, both speaking ``request.param``."""
+    language = request.param
+    names = {"portal": f"e2e-lang-{language}-admin", "console": f"staff-lang-{language}"}
+
+    def create() -> None:
+        from django_tenants.utils import schema_context
+
+        from mdr.accounts.models import Role
+        from tests.factories import UserFactory
+
+        with schema_context(site.a.schema):
+            UserFactory(username=names["portal"], role=Role.CUSTOMER_ADMIN, language=language)
+        UserFactory(username=names["console"], role=Role.PROVIDER_ADMIN, language=language)
+
+    def delete() -> None:
+        from django_tenants.utils import schema_context
+
+        from mdr.accounts.models import User
+
+        with schema_context(site.a.schema):
+            User.objects.filter(username=names["portal"]).delete()
+        User.objects.filter(username=names["console"]).delete()
+
+    in_db_thread(django_db_blocker, create)
+    yield language, names
+    in_db_thread(django_db_blocker, delete)
+
+
+def _check(page, language: str, other_language: str, site, path: str, *, customer_a_only: bool) -> None:
+    html = page.content()
+    assert page.locator("html").get_attribute("lang") == language, path
+    assert LOGOUT[language] in html and LOGOUT[other_language] not in html, path
+    if customer_a_only:  # the console's cross-customer pages rightly list B too
+        assert site.b.marker not in html and site.b.slug not in html, path
+
+
+@pytest.mark.parametrize("people", ["en", "ja"], indirect=True)
+def test_every_page_in_both_languages(site, page, page_data, people):
+    language, names = people
+    other_language = "ja" if language == "en" else "en"
+    problems = _watch(page)
+    # the portal, as a customer admin of A
+    login(page, site, site.a.host, names["portal"])
+    for name, path in _portal_pages(page_data):
+        response = page.goto(site.url(site.a.host, path))
+        assert response.status == 200, path
+        _check(page, language, other_language, site, path, customer_a_only=True)
+        screenshot(page, f"portal-{name}-{language}")
+    # the console, as a provider admin
+    login(page, site, site.provider_host, names["console"])
+    for name, path in _console_pages(site.a.slug, page_data):
+        response = page.goto(site.url(site.provider_host, path))
+        assert response.status == 200, path
+        _check(page, language, other_language, site, path, customer_a_only=path.startswith("/customers/e2e-a/"))
+        assert CONSOLE_TITLE[language] in page.content(), path
+        screenshot(page, f"console-{name}-{language}")
+    assert problems == [], problems
