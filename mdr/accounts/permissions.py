@@ -38,6 +38,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "contract.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "incident.acknowledge": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT}),
     "incident.comment": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT}),
+    # the status of a recommended action (done / not applicable / need help); API keys read the actions only
+    "incident.action_status": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT}),
     "escalation.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "escalation.propose": frozenset({Role.CUSTOMER_ADMIN}),
     "report.read": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),

@@ -207,7 +207,10 @@ def _remaining(seconds: int | None) -> str:
 
 @capability_required("alert.read_any")
 def queue(request):
-    """Every customer's open SLA timers, nearest breach first, from the public timer index (no schema entered)."""
+    """Every customer's open SLA timers, nearest breach first, from the public timer index, and the recommended
+    actions customers asked help with, from the public index of open requests (no schema entered)."""
+    from mdr.jobs.models import OpenRequestKind
+    from mdr.jobs.selectors import open_request_list
     from mdr.sla.selectors import timer_queue_list
 
     customers = list(customer_list().values_list("slug", "name", "schema_name"))
@@ -217,6 +220,9 @@ def queue(request):
     if (slug and schema is None) or (priority and priority not in QUEUE_PRIORITIES):
         raise Http404("No such filter.")
     rows = timer_queue_list(schema_name=schema, priorities=[priority] if priority else None, limit=QUEUE_LIMIT)
+    help_requests = open_request_list(kind=OpenRequestKind.ACTION_HELP)
+    if slug:
+        help_requests = [r for r in help_requests if r.customer == slug]
     return render(
         request,
         "console/queue.html",
@@ -227,6 +233,7 @@ def queue(request):
             "selected_priority": priority,
             "priorities": QUEUE_PRIORITIES,
             "limit": QUEUE_LIMIT,
+            "help_requests": help_requests,
         },
     )
 
@@ -278,7 +285,7 @@ def _incident_or_404(incident_id):
 def _incident_page(request, customer, incident, *, bound: dict | None = None, status: int = 200):
     """The workspace (inside the customer's schema): full timeline, escalations with every attempt, action forms."""
     from mdr.escalations.selectors import escalation_list_for_incident
-    from mdr.incidents.selectors import incident_timeline_full
+    from mdr.incidents.selectors import incident_timeline_full, recommended_action_list
 
     bound = bound or {}
     action_forms = {
@@ -295,6 +302,7 @@ def _incident_page(request, customer, incident, *, bound: dict | None = None, st
             "incident": incident,
             "timeline": list(incident_timeline_full(incident=incident)),
             "escalations": escalation_list_for_incident(incident_id=incident.pk, with_attempts=True),
+            "recommended_actions": list(recommended_action_list(incident=incident)),
             "forms": action_forms,
             "can_triage": has_capability(request.user, "alert.triage"),
         },

@@ -533,7 +533,10 @@ def _run_level(escalation: Escalation, incident: Incident, now: datetime) -> Non
 def escalation_start(
     *, incident: Incident, actor: Actor, brief: dict | None = None, now: datetime | None = None
 ) -> Escalation | None:
-    """Escalate ``incident`` by the current matrix; None if no rule applies to it."""
+    """Escalate ``incident`` by the current matrix; None if no rule applies to it. The brief's recommended actions
+    become rows the customer sets a status on (``recommended_actions_sync``)."""
+    from mdr.incidents.services import recommended_actions_sync
+
     now = now or timezone.now()
     brief = brief_validate(brief)
     matrix = EscalationMatrix.objects.order_by("-version").first()
@@ -547,6 +550,13 @@ def escalation_start(
             raise EscalationError("incident", "an escalation is already running")
         escalation = Escalation.objects.create(
             incident_id=incident.pk, matrix=matrix, rule_index=rule_index, started_at=now, brief=brief
+        )
+        recommended_actions_sync(
+            incident=incident,
+            texts=brief.get("recommended_actions", []),
+            actor=actor,
+            escalation_id=escalation.pk,
+            at=now,
         )
         audit_record(
             actor=actor,
@@ -756,7 +766,7 @@ def escalation_update_send(
 ) -> list[Delivery]:
     """A follow-up or final report to everyone the ladder reached (each contact on the channels that delivered).
     ``text`` is also the customer-visible update on the incident's timeline (which meets the update cadence)."""
-    from mdr.incidents.services import incident_note
+    from mdr.incidents.services import incident_note, recommended_actions_sync
 
     if kind not in NOTICE_KINDS:
         raise EscalationError("kind", f"one of {NOTICE_KINDS}")
@@ -782,6 +792,13 @@ def escalation_update_send(
         update = brief_validate({**escalation.brief, **(brief or {}), "summary": text.strip()})
         escalation.brief = update
         escalation.save(update_fields=["brief"])
+        recommended_actions_sync(
+            incident=incident,
+            texts=update.get("recommended_actions", []),
+            actor=actor,
+            escalation_id=escalation.pk,
+            at=now,
+        )
         incident_note(incident=incident, text=text, actor=actor, customer_visible=True, at=now)
         rows = _queue(
             escalation,

@@ -2,7 +2,10 @@
 
 Provider domain (``/api/provider/customers/<slug>/incidents``): analysts list, read (full timeline), create by
 hand, and act: ``transition``, ``priority``, ``note``, ``merge``, ``split``. Customer domain
-(``/api/v1/incidents``): the customer's incidents with the customer-visible part of the timeline only.
+(``/api/v1/incidents``): the customer's incidents with the customer-visible part of the timeline only, and their
+recommended actions (``/api/v1/incidents/<id>/actions``): any customer role or a ``read`` key reads them; setting a
+status (``PATCH .../actions/<action_id>``) needs a signed-in customer admin or CSIRT member: an API key never
+speaks for a person, and the status tells the SOC what someone at the customer did.
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mdr.accounts.permissions import HasCapability
+from mdr.accounts.permissions import HasCapability, has_capability
 from mdr.alerts.models import Alert
 from mdr.audit.services import Actor
 from mdr.core.provider_api import ProviderCustomerApi
 from mdr.escalations import services as escalation_services
-from mdr.incidents import services
-from mdr.incidents.models import OPEN_STATES, Incident, Visibility
+from mdr.incidents import selectors, services
+from mdr.incidents.models import OPEN_STATES, ActionStatus, Incident, Visibility
 
 
 class EventSerializer(serializers.Serializer):
@@ -52,6 +55,17 @@ class IncidentSerializer(serializers.Serializer):
     customer_unreachable_at = serializers.DateTimeField(allow_null=True)
 
 
+class RecommendedActionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    position = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ActionStatus.choices)
+    note = serializers.CharField()
+    status_by = serializers.CharField()
+    status_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
 def _get(incident_id: str) -> Incident:
     try:
         pk = uuid.UUID(str(incident_id))
@@ -73,6 +87,9 @@ def _detail(incident: Incident, *, customer_view: bool) -> dict:
         "timeline": EventSerializer(timeline, many=True).data,
         "alert_ids": [str(pk) for pk in Alert.objects.filter(incident_id=incident.pk).values_list("pk", flat=True)],
         "escalations": escalation_list_for_incident(incident_id=incident.pk, with_attempts=not customer_view),
+        "recommended_actions": RecommendedActionSerializer(
+            selectors.recommended_action_list(incident=incident), many=True
+        ).data,
     }
 
 
@@ -229,3 +246,54 @@ class CustomerIncidentAcknowledgeApi(APIView):
         except EscalationError as exc:
             raise ValidationError({exc.field: [exc.message]}) from None
         return Response(_detail(incident, customer_view=True))
+
+
+class CustomerIncidentActionsApi(APIView):
+    """The recommended actions of one of the customer's incidents; a customer admin or CSIRT member sets their
+    status (``PATCH .../actions/<action_id>`` with ``status`` and an optional ``note``)."""
+
+    permission_classes = [HasCapability]
+    required_capability = "alert.read"
+
+    class InputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=ActionStatus.choices)
+        note = serializers.CharField(required=False, allow_blank=True, max_length=services.ACTION_NOTE_MAX)
+
+    def _action(self, incident: Incident, action_id: str):
+        action = selectors.recommended_action_get(incident=incident, action_id=action_id)
+        if action is None:
+            raise NotFound("No such recommended action.")
+        return action
+
+    @extend_schema(responses=RecommendedActionSerializer(many=True))
+    def get(self, request, incident_id: str, action_id: str | None = None):
+        if connection.schema_name == "public":
+            raise PermissionDenied("Use your customer domain.")
+        incident = _get(incident_id)
+        if action_id is not None:
+            return Response(RecommendedActionSerializer(self._action(incident, action_id)).data)
+        return Response(
+            RecommendedActionSerializer(selectors.recommended_action_list(incident=incident), many=True).data
+        )
+
+    @extend_schema(request=InputSerializer, responses={200: RecommendedActionSerializer})
+    def patch(self, request, incident_id: str, action_id: str | None = None):
+        if connection.schema_name == "public":
+            raise PermissionDenied("Use your customer domain.")
+        if not has_capability(request.user, "incident.action_status"):
+            raise PermissionDenied("Setting an action's status needs a signed-in customer admin or CSIRT member.")
+        if action_id is None:
+            raise NotFound("Name the action: /actions/<action_id>.")
+        action = self._action(_get(incident_id), action_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            action = services.recommended_action_set_status(
+                actor=Actor.from_request(request),
+                action=action,
+                status=data.validated_data["status"],
+                note=data.validated_data.get("note", ""),
+            )
+        except services.IncidentError as exc:
+            raise ValidationError({exc.field: [exc.message]}) from None
+        return Response(RecommendedActionSerializer(action).data)

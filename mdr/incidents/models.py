@@ -114,3 +114,43 @@ class IncidentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class ActionStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    DONE = "done", _("Done")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
+    NEED_HELP = "need_help", _("Need help")
+
+
+class RecommendedAction(models.Model):
+    """One action the SOC recommended to the customer in an escalation notice (the brief's ``recommended_actions``),
+    with the status the customer sets. One row per distinct text per incident: a follow-up repeating an action keeps
+    the row (and its status)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="recommended_actions")
+    text = models.TextField()
+    text_sha256 = models.CharField(max_length=64, help_text="of the normalised text: one row per text and incident")
+    position = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=ActionStatus.choices, default=ActionStatus.OPEN)
+    note = models.TextField(blank=True)
+    status_by = models.CharField(max_length=200, blank=True)
+    status_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    escalation_id = models.UUIDField(null=True, blank=True, help_text="the escalation whose brief recommended it")
+
+    class Meta:
+        ordering = ["incident", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "text_sha256"], name="%(app_label)s_%(class)s_one_per_text"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status"],
+                name="incidents_action_help_idx",
+                condition=models.Q(status="need_help"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:80]

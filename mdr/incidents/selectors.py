@@ -9,7 +9,7 @@ import uuid
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from mdr.escalations.models import Escalation, EscalationState
-from mdr.incidents.models import OPEN_STATES, Incident, IncidentEvent, Visibility
+from mdr.incidents.models import OPEN_STATES, ActionStatus, Incident, IncidentEvent, RecommendedAction, Visibility
 from mdr.jobs.models import TimerIndex
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -76,3 +76,21 @@ def timer_list_nearest_breach(*, schema_name: str, limit: int = 10) -> list[Time
 def incident_timeline_full(*, incident: Incident) -> QuerySet[IncidentEvent]:
     """The whole timeline for provider staff (internal notes and customer-visible updates), oldest first."""
     return IncidentEvent.objects.filter(incident=incident).order_by("at", "id")
+
+
+def recommended_action_list(*, incident: Incident) -> QuerySet[RecommendedAction]:
+    """The incident's recommended actions in the order the SOC gave them."""
+    return RecommendedAction.objects.filter(incident=incident).order_by("position", "id")
+
+
+def recommended_action_get(*, incident: Incident, action_id) -> RecommendedAction | None:
+    """One action of this incident (None for another incident's action or a malformed id)."""
+    try:
+        pk = int(str(action_id))
+    except ValueError:
+        return None
+    return RecommendedAction.objects.filter(incident=incident, pk=pk).select_related("incident").first()
+
+
+def recommended_action_help_count(*, incident: Incident) -> int:
+    return RecommendedAction.objects.filter(incident=incident, status=ActionStatus.NEED_HELP).count()

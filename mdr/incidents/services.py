@@ -1,4 +1,5 @@
-"""Incidents: correlation (the pipeline's step), lifecycle, priority changes, notes, merge and split.
+"""Incidents: correlation (the pipeline's step), lifecycle, priority changes, notes, merge and split, and the
+recommended actions the customer works through.
 
 Every change writes the incident's timeline and the audit log (customer schema). Moving to
 ``awaiting_customer`` pauses the incident's SLA clocks (reason recorded) and leaving it resumes them; a severity or
@@ -7,9 +8,10 @@ priority change needs a reason and swaps the goals of the running clocks (start 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mdr.alerts.models import Alert
@@ -17,12 +19,15 @@ from mdr.audit.services import Actor, audit_record
 from mdr.incidents.models import (
     OPEN_STATES,
     TRANSITIONS,
+    ActionStatus,
     CorrelationRule,
     Incident,
     IncidentEvent,
     IncidentState,
+    RecommendedAction,
     Visibility,
 )
+from mdr.jobs.models import OpenRequestIndex, OpenRequestKind
 from mdr.sla.models import OPEN_STATES as TIMER_OPEN_STATES
 from mdr.sla.models import SlaTimer, TimerState
 from mdr.sla.services import timer_change_goal, timer_pause, timer_resume, timer_start, timer_stop
@@ -515,3 +520,123 @@ def incident_customer_comment(
         event = _event(incident, "customer_comment", actor, at, text=text, visibility=Visibility.CUSTOMER)
         audit_record(actor=actor, action="incident.customer_comment", target_type="incident", target_id=incident.pk)
     return event
+
+
+# ---- recommended actions ---------------------------------------------------------------------------------------
+
+ACTION_NOTE_MAX = 2_000
+ACTION_TEXT_MAX = 2_000
+
+
+def _action_text(text: str) -> str:
+    return " ".join(str(text).split())[:ACTION_TEXT_MAX]
+
+
+def _action_digest(text: str) -> str:
+    return hashlib.sha256(text.casefold().encode()).hexdigest()
+
+
+def recommended_actions_sync(
+    *, incident: Incident, texts: list[str], actor: Actor, escalation_id=None, at: datetime | None = None
+) -> list[RecommendedAction]:
+    """Keep a row per action the SOC recommended in an escalation brief (first report, follow-up or final). A text
+    the incident already has (same words, whitespace and case aside) keeps its row and the customer's status; new
+    texts are appended after the existing ones. Returns the rows created. Called inside the escalation's
+    transaction; ``ignore_conflicts`` makes two concurrent follow-ups with the same text harmless."""
+    at = at or timezone.now()
+    wanted: dict[str, str] = {}
+    for raw in texts or []:
+        text = _action_text(raw)
+        if text:
+            wanted.setdefault(_action_digest(text), text)
+    if not wanted:
+        return []
+    existing = set(
+        RecommendedAction.objects.filter(incident=incident, text_sha256__in=list(wanted)).values_list(
+            "text_sha256", flat=True
+        )
+    )
+    last = (
+        RecommendedAction.objects.filter(incident=incident).order_by("-position").values_list("position", flat=True)
+    ).first()
+    position = -1 if last is None else last
+    rows = []
+    for digest, text in wanted.items():
+        if digest in existing:
+            continue
+        position += 1
+        rows.append(
+            RecommendedAction(
+                incident=incident, text=text, text_sha256=digest, position=position, escalation_id=escalation_id
+            )
+        )
+    if not rows:
+        return []
+    RecommendedAction.objects.bulk_create(rows, ignore_conflicts=True)  # ids are not returned: read them back
+    rows = list(
+        RecommendedAction.objects.filter(incident=incident, text_sha256__in=[r.text_sha256 for r in rows]).order_by(
+            "position", "id"
+        )
+    )
+    if rows:
+        _event(
+            incident,
+            "actions_recommended",
+            actor,
+            at,
+            visibility=Visibility.CUSTOMER,
+            text="\n".join(f"- {row.text}" for row in rows)[:10_000],
+            count=len(rows),
+        )
+    return rows
+
+
+def recommended_action_set_status(
+    *, actor: Actor, action: RecommendedAction, status: str, note: str = "", at: datetime | None = None
+) -> RecommendedAction:
+    """The customer says where an action stands: done, not applicable, need help (or open again), with an optional
+    note. The change is a customer-visible event on the timeline and in the audit log; "need help" also puts the
+    action in the public index of open customer requests, which the analyst queue and the incident workspace read
+    (any other status takes it out). Who may call it is the caller's check (``incident.action_status``)."""
+    if status not in ActionStatus.values:
+        raise IncidentError("status", f"one of {', '.join(ActionStatus.values)}")
+    note = (note or "").strip() if isinstance(note, str) else ""
+    if len(note) > ACTION_NOTE_MAX:
+        raise IncidentError("note", f"at most {ACTION_NOTE_MAX} characters")
+    at = at or timezone.now()
+    with transaction.atomic():
+        action = RecommendedAction.objects.select_for_update().select_related("incident").get(pk=action.pk)
+        previous = action.status
+        action.status, action.note = status, note
+        action.status_by, action.status_at = actor.name[:200], at
+        action.save(update_fields=["status", "note", "status_by", "status_at"])
+        _event(
+            action.incident,
+            "action_status",
+            actor,
+            at,
+            text=f"{action.text[:300]}: {status}" + (f"\n{note}" if note else ""),
+            visibility=Visibility.CUSTOMER,
+            action_id=action.pk,
+            old=previous,
+            new=status,
+        )
+        if status == ActionStatus.NEED_HELP:
+            OpenRequestIndex.objects.update_or_create(
+                schema_name=connection.schema_name,
+                kind=OpenRequestKind.ACTION_HELP,
+                ref=str(action.pk),
+                defaults={"subject": str(action.incident_id), "created_at": at},
+            )
+        else:
+            OpenRequestIndex.objects.filter(
+                schema_name=connection.schema_name, kind=OpenRequestKind.ACTION_HELP, ref=str(action.pk)
+            ).delete()
+        audit_record(
+            actor=actor,
+            action="incident.action_status",
+            target_type="recommended_action",
+            target_id=action.pk,
+            data={"incident": str(action.incident_id), "from": previous, "to": status, "note": bool(note)},
+        )
+    return action

@@ -96,3 +96,30 @@ class TimerIndex(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} {self.priority} @{self.schema_name} due {self.deadline}"
+
+
+class OpenRequestKind(models.TextChoices):
+    PROPOSAL = "proposal", "change proposal"
+    ACTION_HELP = "action_help", "recommended action: need help"
+
+
+class OpenRequestIndex(models.Model):
+    """What customers are waiting on the provider for, across customers: pending contact/matrix change proposals and
+    recommended actions marked "need help". Ids, kind and times only (DESIGN.md §3); the row is written and removed
+    by the customer-side service in the same transaction as the change, so the console lists every customer's open
+    requests with one query instead of entering every schema."""
+
+    schema_name = models.CharField(max_length=63)
+    kind = models.CharField(max_length=16, choices=OpenRequestKind.choices)
+    ref = models.CharField(max_length=64, help_text="the proposal or recommended action id in the customer schema")
+    subject = models.CharField(max_length=64, blank=True, help_text="proposal kind, or the action's incident id")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["schema_name", "kind", "ref"], name="%(app_label)s_%(class)s_unique"),
+        ]
+        indexes = [models.Index(fields=["kind", "created_at"], name="jobs_openrequest_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.ref}@{self.schema_name}"

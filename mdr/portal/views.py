@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
@@ -33,7 +34,7 @@ from mdr.escalations.models import EscalationMatrix, ProposalKind, ProposalState
 from mdr.escalations.selectors import escalation_list_for_incident, escalation_matrix_current
 from mdr.escalations.services import EscalationError, escalation_acknowledge_incident
 from mdr.incidents import selectors as incident_selectors
-from mdr.incidents.services import IncidentError, incident_customer_comment
+from mdr.incidents.services import IncidentError, incident_customer_comment, recommended_action_set_status
 from mdr.portal.forms import (
     AlertFilterForm,
     ApiKeyForm,
@@ -42,11 +43,13 @@ from mdr.portal.forms import (
     IncidentCommentForm,
     add_service_error,
 )
+from mdr.portal.forms_actions import ActionStatusForm
 from mdr.scope.selectors import contract_overview
 from tenants.models import ApiKey
 
-# Customer admins and CSIRT members comment on incidents; viewers read.
+# Customer admins and CSIRT members comment on incidents and set the status of recommended actions; viewers read.
 COMMENT_CAPABILITY = "incident.comment"
+ACTION_STATUS_CAPABILITY = "incident.action_status"
 EXPIRY_WARNING_DAYS = 30
 
 
@@ -289,21 +292,35 @@ def incidents(request):
     return render(request, "portal/incidents.html", {"incidents": incident_selectors.incident_list()[:200]})
 
 
-def _incident_page(request, incident, comment_form=None, status=200):
-    return render(
-        request,
-        "portal/incident_detail.html",
-        {
-            "incident": incident,
-            "timeline": incident_selectors.incident_timeline_customer(incident=incident),
-            "escalations": escalation_list_for_incident(incident_id=incident.pk, with_attempts=False),
-            "can_acknowledge": has_capability(request.user, "incident.acknowledge")
-            and incident_selectors.incident_has_running_escalation(incident=incident),
-            "can_comment": has_capability(request.user, COMMENT_CAPABILITY),
-            "comment_form": comment_form or IncidentCommentForm(),
-        },
-        status=status,
-    )
+def _is_htmx(request) -> bool:
+    """An htmx request (``HX-Request``) gets the changed fragment; without JavaScript the same URL answers with a
+    redirect (or the whole page with errors), so every form works either way."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _incident_context(request, incident, *, comment_form=None, action_forms: dict | None = None) -> dict:
+    can_set = has_capability(request.user, ACTION_STATUS_CAPABILITY)
+    action_forms = action_forms or {}
+    actions = [
+        (action, action_forms.get(action.pk) or (ActionStatusForm.for_action(action) if can_set else None))
+        for action in incident_selectors.recommended_action_list(incident=incident)
+    ]
+    return {
+        "incident": incident,
+        "timeline": incident_selectors.incident_timeline_customer(incident=incident),
+        "escalations": escalation_list_for_incident(incident_id=incident.pk, with_attempts=False),
+        "can_acknowledge": has_capability(request.user, "incident.acknowledge")
+        and incident_selectors.incident_has_running_escalation(incident=incident),
+        "can_comment": has_capability(request.user, COMMENT_CAPABILITY),
+        "comment_form": comment_form or IncidentCommentForm(),
+        "actions": actions,
+        "can_set_actions": can_set,
+    }
+
+
+def _incident_page(request, incident, comment_form=None, status=200, action_forms=None):
+    context = _incident_context(request, incident, comment_form=comment_form, action_forms=action_forms)
+    return render(request, "portal/incident_detail.html", context, status=status)
 
 
 @require_GET
@@ -321,9 +338,15 @@ def incident_acknowledge(request, incident_id):
             incident_id=incident.pk, by=request.user.username, channel="portal", ip=request.META.get("REMOTE_ADDR")
         )
     except EscalationError as exc:
-        messages.error(request, f"Not acknowledged: {exc.message}.")
+        notice, level = gettext("Not acknowledged: %(reason)s.") % {"reason": exc.message}, messages.ERROR
     else:
-        messages.success(request, "Acknowledged. The SOC has been told; further notices of this ladder are stopped.")
+        notice = gettext("Acknowledged. The SOC has been told; further notices of this ladder are stopped.")
+        level = messages.SUCCESS
+    if _is_htmx(request):
+        incident.refresh_from_db()
+        context = _incident_context(request, incident) | {"notice": notice, "notice_ok": level == messages.SUCCESS}
+        return render(request, "portal/_incident_summary.html", context)
+    messages.add_message(request, level, notice)
     return redirect("portal-incident", incident_id=incident.pk)
 
 
@@ -339,10 +362,50 @@ def incident_comment(request, incident_id):
             )
         except IncidentError as exc:
             add_service_error(form, exc.field, exc.message)
+    if _is_htmx(request):
+        ok = form.is_valid()
+        context = _incident_context(request, incident, comment_form=None if ok else form)
+        if ok:
+            context |= {"notice": gettext("Comment added to the timeline."), "notice_ok": True}
+        return render(request, "portal/_incident_timeline.html", context, status=200 if ok else 400)
     if not form.is_valid():
         return _incident_page(request, incident, comment_form=form, status=400)
-    messages.success(request, "Comment added to the timeline.")
+    messages.success(request, gettext("Comment added to the timeline."))
     return redirect("portal-incident", incident_id=incident.pk)
+
+
+@require_POST
+@portal_page(ACTION_STATUS_CAPABILITY)
+def incident_action_status(request, incident_id, action_id):
+    """A customer admin or CSIRT member sets the status of one recommended action (htmx: the row is swapped and the
+    timeline refreshed out of band; without JavaScript: redirect, or the page with the error at 400)."""
+    incident = _incident_or_404(incident_id)
+    action = incident_selectors.recommended_action_get(incident=incident, action_id=action_id)
+    if action is None:
+        raise Http404("No such recommended action.")
+    form = ActionStatusForm.for_action(action, data=request.POST)
+    if form.is_valid():
+        try:
+            action = recommended_action_set_status(
+                actor=Actor.from_request(request),
+                action=action,
+                status=form.cleaned_data["status"],
+                note=form.cleaned_data["note"],
+            )
+        except IncidentError as exc:
+            add_service_error(form, exc.field, exc.message)
+    ok = form.is_valid()
+    if _is_htmx(request):
+        context = _incident_context(request, incident) | {
+            "action": action,
+            "form": ActionStatusForm.for_action(action) if ok else form,
+            "saved": ok,
+        }
+        return render(request, "portal/_action_response.html", context, status=200 if ok else 400)
+    if not ok:
+        return _incident_page(request, incident, status=400, action_forms={action.pk: form})
+    messages.success(request, gettext("Action marked %(status)s.") % {"status": action.get_status_display()})
+    return redirect(reverse("portal-incident", kwargs={"incident_id": incident.pk}) + f"#action-{action.pk}")
 
 
 # --- contacts and escalation ------------------------------------------------------------------------------------
