@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mdr.audit.services import Actor, audit_record
 from mdr.jobs.services import due_work_schedule
@@ -44,7 +45,7 @@ def month_parse(value: str) -> date:
         year, month = (int(part) for part in str(value).split("-"))
         return date(year, month, 1)
     except (ValueError, TypeError):
-        raise ReportError("month", "a month as YYYY-MM, e.g. 2026-10") from None
+        raise ReportError("month", _("a month as YYYY-MM, e.g. 2026-10")) from None
 
 
 def _customer():
@@ -83,7 +84,7 @@ def report_generate_monthly(
         raise ReportError("month", f"{month:%Y-%m} has not started yet")
     language = language or _report_language(min(end - timedelta(seconds=1), now))
     if language not in LANGUAGES:
-        raise ReportError("language", "ja or en")
+        raise ReportError("language", _("ja or en"))
     with transaction.atomic():
         # One generation per (month, language) at a time: the scheduler and a person may ask together.
         with connection.cursor() as cursor:
@@ -121,17 +122,21 @@ def report_generate_monthly(
 
 def _texts(field: str, values) -> list[str]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ReportError(field, "a list of texts")
+        raise ReportError(field, _("a list of texts"))
     cleaned = [v.strip() for v in values if v.strip()]
     if len(cleaned) > MAX_ITEMS or any(len(v) > MAX_ITEM_CHARS for v in cleaned):
-        raise ReportError(field, f"at most {MAX_ITEMS} items of at most {MAX_ITEM_CHARS} characters")
+        raise ReportError(
+            field,
+            _("at most %(max_items)s items of at most %(max_item_chars)s characters")
+            % {"max_items": MAX_ITEMS, "max_item_chars": MAX_ITEM_CHARS},
+        )
     return cleaned
 
 
 def _draft(report: MonthlyReport) -> MonthlyReport:
     locked = MonthlyReport.objects.select_for_update().get(pk=report.pk)
     if locked.state != ReportState.DRAFT:
-        raise ReportError("state", f"the report is {locked.state}: only a draft can change")
+        raise ReportError("state", _("the report is %(state)s: only a draft can change") % {"state": locked.state})
     return locked
 
 
@@ -295,7 +300,7 @@ def report_pdf(*, report: MonthlyReport, actor: Actor) -> bytes:
     """The published PDF, read through an authorised path only; every read is audited (the customer's access log
     shows provider staff who read it)."""
     if report.state != ReportState.PUBLISHED:
-        raise ReportError("state", "only a published report can be downloaded")
+        raise ReportError("state", _("only a published report can be downloaded"))
     pdf = bytes(ReportFile.objects.get(report=report).pdf)
     audit_record(actor=actor, action="report.download", target_type="report", target_id=report.pk)
     return pdf

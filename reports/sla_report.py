@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.utils.translation import gettext
 from django_tenants.utils import schema_context
 
 from mdr.audit.services import Actor, audit_record
@@ -46,7 +47,7 @@ def period_parse(value: str) -> Period:
     """``2026-10`` (a month) or ``2026-Q3`` (a quarter)."""
     match = PERIOD_RE.match(str(value or "").strip())
     if not match:
-        raise ReportError("period", "a month (YYYY-MM) or a quarter (YYYY-Qn), e.g. 2026-10 or 2026-Q3")
+        raise ReportError("period", gettext("a month (YYYY-MM) or a quarter (YYYY-Qn), e.g. 2026-10 or 2026-Q3"))
     year = int(match.group(1))
     if match.group(2):
         return Period(label=match.group(0), months=(date(year, int(match.group(2)), 1),))

@@ -14,14 +14,19 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from psycopg import sql
 
 from mdr.audit.services import Actor, audit_record
 from tenants.constants import CustomerStatus
 from tenants.models import ApiKey, Customer
+
+if TYPE_CHECKING:
+    from mdr.jobs.models import OffboardingRun
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +87,10 @@ def _copy_json_lines(cursor, select: sql.Composable, path: Path) -> None:
 def customer_export(*, customer: Customer, directory: Path) -> ExportResult:
     """Write the export of ``customer`` into ``directory`` (which must be empty or absent)."""
     if customer.is_provider:
-        raise OffboardingError("customer", "the provider's public schema cannot be exported as a customer")
+        raise OffboardingError("customer", gettext("the provider's public schema cannot be exported as a customer"))
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
-        raise OffboardingError("export_to", f"{directory} is not empty")
+        raise OffboardingError("export_to", gettext("%(directory)s is not empty") % {"directory": directory})
     directory.mkdir(parents=True, exist_ok=True)
     schema = customer.schema_name
     tables: dict[str, dict] = {}
@@ -145,9 +150,9 @@ def export_verify(*, directory: Path) -> list[str]:
 def customer_offboard(*, actor: Actor, customer: Customer, export_to: Path, confirm: str | None) -> ExportResult:
     """Suspend, export, verify, then drop the schema; the customer row stays as an offboarded tombstone."""
     if customer.is_provider:
-        raise OffboardingError("customer", "the provider cannot be offboarded")
+        raise OffboardingError("customer", gettext("the provider cannot be offboarded"))
     if customer.status == CustomerStatus.OFFBOARDED:
-        raise OffboardingError("customer", f"{customer.slug} is already offboarded")
+        raise OffboardingError("customer", gettext("%(slug)s is already offboarded") % {"slug": customer.slug})
     with transaction.atomic():
         Customer.objects.filter(pk=customer.pk).update(status=CustomerStatus.SUSPENDED, suspended_at=timezone.now())
         audit_record(actor=actor, action="customer.offboard.start", target_type="customer", target_id=customer.slug)
@@ -184,3 +189,96 @@ def customer_offboard(*, actor: Actor, customer: Customer, export_to: Path, conf
         )
     customer.refresh_from_db()
     return result
+
+
+# ---- from the console: requested by a provider admin, run by a worker ------------------------------------------
+
+
+def _export_dir(customer: Customer, now) -> Path:
+    from django.conf import settings
+
+    return Path(settings.MDR_EXPORT_DIR) / f"{customer.slug}-{now:%Y%m%dT%H%M%SZ}"
+
+
+def customer_offboard_request(*, actor: Actor, customer: Customer, confirm: str) -> OffboardingRun:
+    """The console's offboarding: the provider admin typed the customer's slug; the run is recorded and handed to a
+    worker (``customer_offboard_task``: a big customer's export takes long), which exports into
+    ``MDR_EXPORT_DIR/<slug>-<timestamp>``, verifies, drops the schema and records the outcome on the run. One run at
+    a time per customer (a partial unique index)."""
+    from django.db import IntegrityError
+
+    from mdr.jobs.models import OffboardingRun
+
+    if customer.is_provider:
+        raise OffboardingError("customer", gettext("the provider cannot be offboarded"))
+    if customer.status == CustomerStatus.OFFBOARDED:
+        raise OffboardingError("customer", gettext("%(slug)s is already offboarded") % {"slug": customer.slug})
+    if (confirm or "").strip() != customer.slug:
+        raise OffboardingError(
+            "confirm", gettext("type the customer's slug (%(slug)s) to confirm") % {"slug": customer.slug}
+        )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            run = OffboardingRun.objects.create(
+                customer=customer,
+                requested_by=actor.name[:200],
+                requested_at=now,
+                export_dir=str(_export_dir(customer, now)),
+            )
+            audit_record(
+                actor=actor,
+                action="customer.offboard.request",
+                target_type="customer",
+                target_id=customer.slug,
+                data={"run": run.pk, "export": run.export_dir},
+            )
+            transaction.on_commit(lambda: _offboard_send(run.pk))
+    except IntegrityError:
+        raise OffboardingError(
+            "customer", gettext("an offboarding of %(slug)s is already under way") % {"slug": customer.slug}
+        ) from None
+    return run
+
+
+def _offboard_send(run_id: int) -> None:
+    from tenants.tasks import customer_offboard_task
+
+    customer_offboard_task.send(run_id)
+
+
+def offboarding_run_execute(*, run_id: int) -> OffboardingRun | None:
+    """The worker's part: claim the queued run (a redelivered message finds it taken and does nothing), offboard with
+    the confirmation the admin gave, and record the export's manifest hash and row counts, or the error."""
+    from mdr.jobs.models import OffboardingRun, OffboardingState, OpenRequestIndex
+
+    now = timezone.now()
+    claimed = OffboardingRun.objects.filter(pk=run_id, state=OffboardingState.QUEUED).update(
+        state=OffboardingState.RUNNING, started_at=now
+    )
+    if not claimed:
+        return None
+    run = OffboardingRun.objects.select_related("customer").get(pk=run_id)
+    customer = run.customer
+    schema = customer.schema_name
+    actor = Actor(type="provider_staff", name=run.requested_by)
+    try:
+        result = customer_offboard(
+            actor=actor, customer=customer, export_to=Path(run.export_dir), confirm=customer.slug
+        )
+    except Exception as exc:  # recorded on the run for the admin; the customer stays suspended, the schema kept
+        log.error("tenants.offboard.failed", extra={"slug": customer.slug, "run": run_id, "error": str(exc)[:300]})
+        message = exc.message if isinstance(exc, OffboardingError) else f"{type(exc).__name__}: {exc}"
+        OffboardingRun.objects.filter(pk=run_id).update(
+            state=OffboardingState.FAILED, finished_at=timezone.now(), error=message[:4000]
+        )
+    else:
+        OpenRequestIndex.objects.filter(schema_name=schema).delete()
+        OffboardingRun.objects.filter(pk=run_id).update(
+            state=OffboardingState.DONE,
+            finished_at=timezone.now(),
+            manifest_sha256=hashlib.sha256((result.directory / MANIFEST).read_bytes()).hexdigest(),
+            row_counts=result.row_counts,
+        )
+    run.refresh_from_db()
+    return run

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_tenants.utils import schema_context, schema_exists
 
 from mdr.accounts.models import Role
@@ -83,16 +84,18 @@ def slug_validate(slug: str) -> str:
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
         raise OnboardingError(
             "slug",
-            "slug must be 2-40 characters of lowercase letters, digits and '-', "
-            "starting with a letter and not ending with '-'",
+            gettext(
+                "slug must be 2-40 characters of lowercase letters, digits and '-', "
+                "starting with a letter and not ending with '-'"
+            ),
         )
     if "--" in slug:
-        raise OnboardingError("slug", "slug must not contain '--'")
+        raise OnboardingError("slug", gettext("slug must not contain '--'"))
     schema = schema_name_for(slug)
     if slug in RESERVED_SLUGS or schema in RESERVED_SLUGS or schema.startswith("pg_"):
-        raise OnboardingError("slug", f"slug {slug!r} is reserved")
+        raise OnboardingError("slug", gettext("slug %(slug)s is reserved") % {"slug": repr(slug)})
     if schema == settings.TENANT_BASE_SCHEMA:
-        raise OnboardingError("slug", f"slug {slug!r} is reserved")
+        raise OnboardingError("slug", gettext("slug %(slug)s is reserved") % {"slug": repr(slug)})
     return schema
 
 
@@ -126,17 +129,19 @@ def customer_onboard(
     """Create a customer completely, or nothing at all."""
     name = (name or "").strip()
     if not name:
-        raise OnboardingError("name", "name must not be empty")
+        raise OnboardingError("name", gettext("name must not be empty"))
     if len(name) > 200:
-        raise OnboardingError("name", "name must be at most 200 characters")
+        raise OnboardingError("name", gettext("name must be at most 200 characters"))
     if language not in ("ja", "en"):
-        raise OnboardingError("language", "language must be 'ja' or 'en'")
+        raise OnboardingError("language", gettext("language must be 'ja' or 'en'"))
     try:
         import zoneinfo
 
         zoneinfo.ZoneInfo(timezone_name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise OnboardingError("timezone", f"unknown time zone {timezone_name!r}") from exc
+        raise OnboardingError(
+            "timezone", gettext("unknown time zone %(timezone_name)s") % {"timezone_name": repr(timezone_name)}
+        ) from exc
     schema = slug_validate(slug)
     domain_name = f"{slug}.{settings.MDR_BASE_DOMAIN}"
     admin_username = admin_username or f"{slug}-admin"
@@ -147,11 +152,15 @@ def customer_onboard(
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [ONBOARD_LOCK])
         if Customer.objects.filter(slug=slug).exists() or Customer.objects.filter(schema_name=schema).exists():
-            raise OnboardingError("slug", f"slug {slug!r} is already taken")
+            raise OnboardingError("slug", gettext("slug %(slug)s is already taken") % {"slug": repr(slug)})
         if schema_exists(schema):
-            raise OnboardingError("slug", f"a schema named {schema!r} already exists")
+            raise OnboardingError(
+                "slug", gettext("a schema named %(schema)s already exists") % {"schema": repr(schema)}
+            )
         if Domain.objects.filter(domain=domain_name).exists():
-            raise OnboardingError("slug", f"domain {domain_name!r} is already taken")
+            raise OnboardingError(
+                "slug", gettext("domain %(domain_name)s is already taken") % {"domain_name": repr(domain_name)}
+            )
 
         customer = Customer.objects.create(
             name=name, slug=slug, schema_name=schema, timezone=timezone_name, language=language
@@ -205,9 +214,9 @@ def customer_onboard(
 def customer_suspend(*, actor: Actor, customer: Customer, reason: str) -> Customer:
     """Stop the customer's logins, sessions and API keys at once (checked on every request)."""
     if customer.is_provider:
-        raise OnboardingError("customer", "the provider cannot be suspended")
+        raise OnboardingError("customer", gettext("the provider cannot be suspended"))
     if not reason.strip():
-        raise OnboardingError("reason", "a reason is required")
+        raise OnboardingError("reason", gettext("a reason is required"))
     with transaction.atomic():
         Customer.objects.filter(pk=customer.pk).update(status=CustomerStatus.SUSPENDED, suspended_at=timezone.now())
         audit_record(
@@ -223,7 +232,9 @@ def customer_suspend(*, actor: Actor, customer: Customer, reason: str) -> Custom
 
 def customer_resume(*, actor: Actor, customer: Customer) -> Customer:
     if customer.status != CustomerStatus.SUSPENDED:
-        raise OnboardingError("customer", f"customer is {customer.status}, not suspended")
+        raise OnboardingError(
+            "customer", gettext("customer is %(status)s, not suspended") % {"status": customer.status}
+        )
     with transaction.atomic():
         Customer.objects.filter(pk=customer.pk).update(status=CustomerStatus.ACTIVE, suspended_at=None)
         audit_record(actor=actor, action="customer.resume", target_type="customer", target_id=customer.slug)

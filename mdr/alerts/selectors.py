@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from mdr.alerts.adapters.base import SEVERITY_NAMES
 from mdr.alerts.models import Alert, AlertStatus, ScopeStatus
@@ -40,9 +41,9 @@ def _parse_time(value: str, field: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise FilterError(field, f"not an ISO 8601 time: {value[:40]!r}") from None
+        raise FilterError(field, _("not an ISO 8601 time: %(value)s") % {"value": repr(value[:40])}) from None
     if parsed.tzinfo is None:
-        raise FilterError(field, "time needs a UTC offset (e.g. 2026-11-01T00:00:00+09:00 or ...Z)")
+        raise FilterError(field, _("time needs a UTC offset (e.g. 2026-11-01T00:00:00+09:00 or ...Z)"))
     return parsed
 
 
@@ -56,21 +57,29 @@ def alert_filters_from_params(params) -> AlertFilters:
     for token in _csv(params.get("severity")):
         sev = int(token) if token.isdigit() else SEVERITY_NAMES.get(token.lower())
         if sev is None or not 0 <= sev <= 6:
-            raise FilterError("severity", f"unknown severity {token!r}: use 0-6 or a name such as high")
+            raise FilterError(
+                "severity", _("unknown severity %(token)s: use 0-6 or a name such as high") % {"token": repr(token)}
+            )
         severities.append(sev)
     statuses = _csv(params.get("status"))
     if bad := set(statuses) - set(AlertStatus.values):
-        raise FilterError("status", f"unknown status {sorted(bad)}; one of {AlertStatus.values}")
+        raise FilterError(
+            "status",
+            _("unknown status %(bad)s; one of %(choices)s") % {"bad": sorted(bad), "choices": AlertStatus.values},
+        )
     scope_statuses = _csv(params.get("scope_status"))
     if bad := set(scope_statuses) - set(ScopeStatus.values):
-        raise FilterError("scope_status", f"unknown scope status {sorted(bad)}; one of {ScopeStatus.values}")
+        raise FilterError(
+            "scope_status",
+            _("unknown scope status %(bad)s; one of %(choices)s") % {"bad": sorted(bad), "choices": ScopeStatus.values},
+        )
     since = _parse_time(params["since"], "since") if params.get("since") else None
     until = _parse_time(params["until"], "until") if params.get("until") else None
     if since and until and since >= until:
-        raise FilterError("until", "until must be after since")
+        raise FilterError("until", _("until must be after since"))
     text = (params.get("q") or "").strip() or None
     if text and len(text) > 200:
-        raise FilterError("q", "search text is limited to 200 characters")
+        raise FilterError("q", _("search text is limited to 200 characters"))
     return AlertFilters(
         since=since,
         until=until,
@@ -93,7 +102,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         when, pk = text.split("|", 1)
         return datetime.fromisoformat(when), uuid.UUID(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise FilterError("cursor", "invalid cursor; use the next_cursor of a previous page") from None
+        raise FilterError("cursor", _("invalid cursor; use the next_cursor of a previous page")) from None
 
 
 def _filtered(filters: AlertFilters) -> QuerySet[Alert]:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mdr.alerts.models import Alert, AlertActivity, AlertStatus, Classification
 from mdr.audit.services import Actor, audit_record
@@ -52,7 +53,7 @@ def alert_acknowledge(*, alert: Alert, actor: Actor, at: datetime | None = None)
         if alert.acknowledged_at is not None:
             return alert
         if alert.status == AlertStatus.CLOSED:
-            raise TriageError("status", "the alert is closed")
+            raise TriageError("status", _("the alert is closed"))
         alert.acknowledged_at = at
         alert.status = AlertStatus.ACKNOWLEDGED
         alert.save(update_fields=["acknowledged_at", "status"])
@@ -81,7 +82,7 @@ def alert_assign(*, alert: Alert, assignee: str, actor: Actor, at: datetime | No
 def alert_comment(*, alert: Alert, text: str, actor: Actor, at: datetime | None = None) -> AlertActivity:
     text = (text or "").strip()
     if not text:
-        raise TriageError("text", "a comment needs text")
+        raise TriageError("text", _("a comment needs text"))
     at = at or timezone.now()
     with transaction.atomic():
         _record(alert, "comment", actor, at, text=text[:10_000])
@@ -94,9 +95,9 @@ def alert_classify(
     """Decide what the alert was. Closing (the default) meets the resolve clock; a false positive or duplicate
     must say why."""
     if classification not in Classification.values:
-        raise TriageError("classification", f"one of {Classification.values}")
+        raise TriageError("classification", _("one of %(choices)s") % {"choices": Classification.values})
     if classification in (Classification.FALSE_POSITIVE, Classification.DUPLICATE) and not reason.strip():
-        raise TriageError("reason", f"say why the alert is a {classification.replace('_', ' ')}")
+        raise TriageError("reason", _("say why the alert is a %(value)s") % {"value": classification.replace("_", " ")})
     at = at or timezone.now()
     with transaction.atomic():
         alert = alert_acknowledge(alert=alert, actor=actor, at=at)
@@ -117,12 +118,12 @@ def alert_classify(
 def alert_reopen(*, alert: Alert, reason: str, actor: Actor, at: datetime | None = None) -> Alert:
     """Reopen a closed alert: a new resolve cycle starts on the goal and calendar of the last one."""
     if not (reason or "").strip():
-        raise TriageError("reason", "reopening needs a reason")
+        raise TriageError("reason", _("reopening needs a reason"))
     at = at or timezone.now()
     with transaction.atomic():
         alert = _locked(alert)
         if alert.status != AlertStatus.CLOSED:
-            raise TriageError("status", "only a closed alert can be reopened")
+            raise TriageError("status", _("only a closed alert can be reopened"))
         alert.status = AlertStatus.IN_PROGRESS if alert.assignee else AlertStatus.ACKNOWLEDGED
         alert.closed_at = None
         alert.save(update_fields=["status", "closed_at"])

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mdr.audit.services import Actor, audit_record
 from mdr.escalations import contacts, services
@@ -49,39 +50,44 @@ def proposal_validate(*, kind: str, payload, contact: Contact | None) -> dict:
     ``contact_archive_check``, ``matrix_validate``) and normalised; raises ``EscalationError`` naming the field. A
     contact update keeps only the fields that differ. Writes nothing; approval validates again when applying."""
     if kind not in ProposalKind.values:
-        raise EscalationError("kind", f"one of {', '.join(ProposalKind.values)}")
+        raise EscalationError("kind", _("one of %(choices)s") % {"choices": ", ".join(ProposalKind.values)})
     if not isinstance(payload, dict):
-        raise EscalationError("payload", "an object")
+        raise EscalationError("payload", _("an object"))
     if kind in (ProposalKind.CONTACT_CREATE, ProposalKind.MATRIX):
         if contact is not None:
-            raise EscalationError("contact", f"a {kind} proposal does not refer to an existing contact")
+            raise EscalationError(
+                "contact", _("a %(kind)s proposal does not refer to an existing contact") % {"kind": kind}
+            )
     else:
         if contact is None:
-            raise EscalationError("contact", f"a {kind} proposal needs the contact it changes")
+            raise EscalationError("contact", _("a %(kind)s proposal needs the contact it changes") % {"kind": kind})
         if contact.archived_at is not None:
-            raise EscalationError("contact", "this contact is archived")
+            raise EscalationError("contact", _("this contact is archived"))
     if kind == ProposalKind.CONTACT_CREATE:
         return _json_payload(contacts.contact_validate(data=payload))
     if kind == ProposalKind.CONTACT_UPDATE:
         clean = contacts.contact_validate(data=payload, contact=contact)
         changed = {field: value for field, value in clean.items() if getattr(contact, field) != value}
         if not changed:
-            raise EscalationError("payload", "the proposal changes nothing")
+            raise EscalationError("payload", _("the proposal changes nothing"))
         return _json_payload(changed)
     if kind == ProposalKind.CONTACT_ARCHIVE:
         if payload:
-            raise EscalationError("payload", "an archive proposal has no payload")
+            raise EscalationError("payload", _("an archive proposal has no payload"))
         contacts.contact_archive_check(contact=contact)
         return {}
     unknown = sorted(set(payload) - set(MATRIX_KEYS))
     if unknown:
-        raise EscalationError(unknown[0], f"unknown field; one of {', '.join(MATRIX_KEYS)}")
+        raise EscalationError(unknown[0], _("unknown field; one of %(choices)s") % {"choices": ", ".join(MATRIX_KEYS)})
     current = _current_version()
     base = payload.get("base_version", current)
     if base is not None and (isinstance(base, bool) or not isinstance(base, int)):
-        raise EscalationError("base_version", "the matrix version the proposal is based on")
+        raise EscalationError("base_version", _("the matrix version the proposal is based on"))
     if base != current:
-        raise EscalationError("base_version", f"the current matrix is v{current}, not v{base}: start from it")
+        raise EscalationError(
+            "base_version",
+            _("the current matrix is v%(current)s, not v%(base)s: start from it") % {"current": current, "base": base},
+        )
     services.matrix_validate(payload.get("rules"))
     return {"rules": payload["rules"], "base_version": base}
 
@@ -108,7 +114,7 @@ def proposal_create(
     """A customer admin proposes a change (pending until the provider decides)."""
     now = now or timezone.now()
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
-        raise EscalationError("comment", f"text of at most {MAX_COMMENT} characters")
+        raise EscalationError("comment", _("text of at most %(max_comment)s characters") % {"max_comment": MAX_COMMENT})
     with transaction.atomic():
         clean = proposal_validate(kind=kind, payload=payload, contact=contact)
         proposal = ChangeProposal.objects.create(
@@ -132,7 +138,7 @@ def proposal_create(
 def _lock_pending(proposal: ChangeProposal) -> ChangeProposal:
     locked = ChangeProposal.objects.select_for_update(of=("self",)).select_related("contact").get(pk=proposal.pk)
     if locked.state != ProposalState.PENDING:
-        raise EscalationError("state", f"the proposal is {locked.state}, not pending")
+        raise EscalationError("state", _("the proposal is %(state)s, not pending") % {"state": locked.state})
     return locked
 
 
@@ -165,8 +171,11 @@ def _apply(proposal: ChangeProposal, actor: Actor, now: datetime) -> dict:
         if payload.get("base_version") != current:
             raise EscalationError(
                 "base_version",
-                f"stale: proposed against matrix v{payload.get('base_version')}, the current version is v{current}; "
-                "reject it and propose again from the current version",
+                _(
+                    "stale: proposed against matrix v%(base_version)s, the current version is v%(current)s; "
+                    "reject it and propose again from the current version"
+                )
+                % {"base_version": payload.get("base_version"), "current": current},
             )
         # matrix_publish validates again: contacts may have been archived since the proposal
         return {"matrix_version": services.matrix_publish(actor=actor, rules=payload["rules"]).version}
@@ -175,7 +184,7 @@ def _apply(proposal: ChangeProposal, actor: Actor, now: datetime) -> dict:
         return {"contact_id": contact.pk}
     contact = proposal.contact
     if contact.archived_at is not None:
-        raise EscalationError("contact", "stale: the contact was archived after this proposal; reject it")
+        raise EscalationError("contact", _("stale: the contact was archived after this proposal; reject it"))
     if proposal.kind == ProposalKind.CONTACT_UPDATE:
         contact = contacts.contact_update(actor=actor, contact=contact, data=payload)
     else:
@@ -209,7 +218,7 @@ def proposal_reject(
     """The provider rejects, saying why (the customer sees the reason)."""
     reason = (reason or "").strip() if isinstance(reason, str) else ""
     if not reason:
-        raise EscalationError("reason", "a reason is required to reject a proposal")
+        raise EscalationError("reason", _("a reason is required to reject a proposal"))
     now = now or timezone.now()
     with transaction.atomic():
         proposal = _lock_pending(proposal)

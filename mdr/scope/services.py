@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from mdr.audit.services import Actor, audit_record
 from mdr.scope.matcher import AlertFacts
@@ -225,7 +226,10 @@ def version_draft_create(
 
 def _require_draft(version: ContractVersion) -> None:
     if version.status != VersionStatus.DRAFT:
-        raise ScopeError("version", f"version {version.number} is published: create a new version to change it")
+        raise ScopeError(
+            "version",
+            gettext("version %(number)s is published: create a new version to change it") % {"number": version.number},
+        )
 
 
 def version_draft_update(*, actor: Actor, version: ContractVersion, terms: dict) -> ContractVersion:
@@ -255,9 +259,14 @@ def _publish(*, version: ContractVersion, valid_from: datetime, actor: Actor) ->
     )
     if previous is not None:
         if previous.valid_from >= valid_from:
-            raise ScopeError("effective_date", f"must be after version {previous.number} took effect")
+            raise ScopeError(
+                "effective_date", gettext("must be after version %(number)s took effect") % {"number": previous.number}
+            )
         if previous.valid_to is not None:
-            raise ScopeError("effective_date", f"version {previous.number} already ended; cannot insert before it")
+            raise ScopeError(
+                "effective_date",
+                gettext("version %(number)s already ended; cannot insert before it") % {"number": previous.number},
+            )
         previous.valid_to = valid_from
         previous.save(update_fields=["valid_to"])
     version.status = VersionStatus.PUBLISHED
@@ -276,7 +285,7 @@ def _compile_check(version: ContractVersion) -> None:
     try:
         CompiledScope.compile(rules)
     except ValueError as exc:
-        raise ScopeError("scope_items", f"the scope does not compile: {exc}") from None
+        raise ScopeError("scope_items", gettext("the scope does not compile: %(exc)s") % {"exc": exc}) from None
 
 
 def version_publish(*, actor: Actor, version: ContractVersion, effective_date: date) -> ContractVersion:
@@ -287,7 +296,9 @@ def version_publish(*, actor: Actor, version: ContractVersion, effective_date: d
     today_local = _now().astimezone(tz).date()
     if effective_date < today_local:
         raise ScopeError(
-            "effective_date", f"{effective_date} is in the past ({version.timezone} today is {today_local})"
+            "effective_date",
+            gettext("%(effective_date)s is in the past (%(timezone)s today is %(today_local)s)")
+            % {"effective_date": effective_date, "timezone": version.timezone, "today_local": today_local},
         )
     valid_from = datetime(effective_date.year, effective_date.month, effective_date.day, tzinfo=tz)
     if effective_date == today_local:
@@ -345,16 +356,18 @@ def rows_from_upload(*, content: bytes | str, content_type: str) -> list[dict]:
         try:
             rows = json.loads(text)
         except ValueError as exc:
-            raise ScopeError("file", f"not valid JSON: {exc}") from None
+            raise ScopeError("file", gettext("not valid JSON: %(exc)s") % {"exc": exc}) from None
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ScopeError("file", "JSON must be a list of objects")
+            raise ScopeError("file", gettext("JSON must be a list of objects"))
         return rows
     if kind in ("text/csv", "application/csv", "text/plain", ""):
         reader = csv.DictReader(io.StringIO(text))
         if not reader.fieldnames:
-            raise ScopeError("file", "CSV needs a header row")
+            raise ScopeError("file", gettext("CSV needs a header row"))
         return [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
-    raise ScopeError("file", f"unsupported content type {kind!r}: use text/csv or application/json")
+    raise ScopeError(
+        "file", gettext("unsupported content type %(kind)s: use text/csv or application/json") % {"kind": repr(kind)}
+    )
 
 
 def _scope_item_from_row(row: dict) -> ScopeItem:
@@ -458,21 +471,27 @@ def entitlements_set(*, actor: Actor, version: ContractVersion, entitlements: li
         prefix = f"entitlements[{i}]"
         metric = ent.get("metric")
         if metric not in EntitlementMetric.values:
-            raise ScopeError(f"{prefix}.metric", f"one of {EntitlementMetric.values}")
+            raise ScopeError(
+                f"{prefix}.metric",
+                gettext("one of %(choices)s") % {"choices": EntitlementMetric.values},
+            )
         if metric in seen:
-            raise ScopeError(f"{prefix}.metric", f"{metric} given twice")
+            raise ScopeError(f"{prefix}.metric", gettext("%(metric)s given twice") % {"metric": metric})
         seen.add(metric)
         try:
             limit = Decimal(str(ent.get("limit")))
             tolerance = Decimal(str(ent.get("tolerance_pct", 0)))
         except (InvalidOperation, ValueError):
-            raise ScopeError(f"{prefix}.limit", "limit and tolerance_pct must be numbers") from None
+            raise ScopeError(f"{prefix}.limit", gettext("limit and tolerance_pct must be numbers")) from None
         if limit < 0 or not 0 <= tolerance <= 100:
-            raise ScopeError(f"{prefix}.limit", "limit >= 0 and 0 <= tolerance_pct <= 100")
+            raise ScopeError(f"{prefix}.limit", gettext("limit >= 0 and 0 <= tolerance_pct <= 100"))
         if ent.get("measurement") not in Measurement.values:
-            raise ScopeError(f"{prefix}.measurement", f"one of {Measurement.values}")
+            raise ScopeError(f"{prefix}.measurement", gettext("one of %(choices)s") % {"choices": Measurement.values})
         if ent.get("over_limit_policy") not in OverLimitPolicy.values:
-            raise ScopeError(f"{prefix}.over_limit_policy", f"one of {OverLimitPolicy.values}")
+            raise ScopeError(
+                f"{prefix}.over_limit_policy",
+                gettext("one of %(choices)s") % {"choices": OverLimitPolicy.values},
+            )
         built.append(
             Entitlement(
                 version=version,

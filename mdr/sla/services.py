@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mdr.audit.services import Actor, audit_record
 from mdr.jobs.models import TimerIndex
@@ -153,30 +154,30 @@ def policy_create(
     calendar: "24x7" | "coverage" | <stored calendar id>}."""
     thresholds = DEFAULT_WARNINGS if warning_thresholds is None else warning_thresholds
     if any(not 0 < t < 100 for t in thresholds):
-        raise SlaError("warning_thresholds", "each threshold is a percentage between 1 and 99")
+        raise SlaError("warning_thresholds", _("each threshold is a percentage between 1 and 99"))
     built = []
     seen = set()
     for i, target in enumerate(targets):
         key = (target.get("priority"), target.get("metric"))
         if key[0] not in ("P1", "P2", "P3", "P4"):
-            raise SlaError(f"targets[{i}].priority", "P1-P4")
+            raise SlaError(f"targets[{i}].priority", _("P1-P4"))
         if key[1] not in ("acknowledge", "notify", "update", "resolve"):
-            raise SlaError(f"targets[{i}].metric", "acknowledge, notify, update or resolve")
+            raise SlaError(f"targets[{i}].metric", _("acknowledge, notify, update or resolve"))
         if key in seen:
-            raise SlaError(f"targets[{i}]", f"{key[0]} {key[1]} given twice")
+            raise SlaError(f"targets[{i}]", _("%(key)s %(key2)s given twice") % {"key": key[0], "key2": key[1]})
         seen.add(key)
         try:
             goal = round(float(target.get("goal_minutes")) * 60)
         except (TypeError, ValueError):
-            raise SlaError(f"targets[{i}].goal_minutes", "a number of minutes") from None
+            raise SlaError(f"targets[{i}].goal_minutes", _("a number of minutes")) from None
         if goal <= 0:
-            raise SlaError(f"targets[{i}].goal_minutes", "must be positive")
+            raise SlaError(f"targets[{i}].goal_minutes", _("must be positive"))
         calendar = target.get("calendar", "24x7")
         stored = None
         if calendar not in ("24x7", "coverage"):
             stored = StoredCalendar.objects.filter(pk=calendar).first() if str(calendar).isdigit() else None
             if stored is None:
-                raise SlaError(f"targets[{i}].calendar", "24x7, coverage, or the id of a stored calendar")
+                raise SlaError(f"targets[{i}].calendar", _("24x7, coverage, or the id of a stored calendar"))
         built.append((key, goal, "custom" if stored else calendar, stored))
     with transaction.atomic():
         latest = SlaPolicy.objects.filter(name=name).order_by("-version").first()
@@ -263,11 +264,11 @@ def _locked(timer: SlaTimer) -> SlaTimer:
 
 def timer_pause(*, timer: SlaTimer, at: datetime, reason: str, actor: Actor) -> SlaTimer:
     if not (reason or "").strip():
-        raise SlaError("reason", "a pause needs a reason")
+        raise SlaError("reason", _("a pause needs a reason"))
     with transaction.atomic():
         timer = _locked(timer)
         if timer.state != TimerState.RUNNING:
-            raise SlaError("state", f"timer is {timer.state}, not running")
+            raise SlaError("state", _("timer is %(state)s, not running") % {"state": timer.state})
         cal = _cal(timer)
         timer.elapsed_business_seconds = _elapsed_until(timer, at, cal)
         timer.state = TimerState.PAUSED
@@ -282,7 +283,7 @@ def timer_resume(*, timer: SlaTimer, at: datetime, actor: Actor) -> SlaTimer:
     with transaction.atomic():
         timer = _locked(timer)
         if timer.state != TimerState.PAUSED:
-            raise SlaError("state", f"timer is {timer.state}, not paused")
+            raise SlaError("state", _("timer is %(state)s, not paused") % {"state": timer.state})
         cal = _cal(timer)
         timer.state = TimerState.RUNNING
         timer.resumed_at = at
@@ -298,11 +299,11 @@ def timer_change_goal(
 ) -> SlaTimer:
     """Priority changed: keep start and elapsed, swap the goal; breach at once (once) if already past it."""
     if not (reason or "").strip():
-        raise SlaError("reason", "a priority change needs a reason")
+        raise SlaError("reason", _("a priority change needs a reason"))
     with transaction.atomic():
         timer = _locked(timer)
         if timer.state not in OPEN_STATES:
-            raise SlaError("state", f"timer is {timer.state}")
+            raise SlaError("state", _("timer is %(state)s") % {"state": timer.state})
         cal = _cal(timer)
         if timer.state == TimerState.RUNNING:
             # Re-base: bank the elapsed time up to now, so the new deadline counts from here.

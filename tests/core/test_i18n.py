@@ -23,7 +23,7 @@ MO = LOCALE / "ja" / "LC_MESSAGES" / "django.mo"
 # What `makemessages` scans: the Python code and the templates (not the PDF report or the e-mails, which carry
 # their own per-language texts; not the tests). The reports app's Python is scanned: its model choices are shown
 # on the pages.
-SCANNED = ("mdr", "templates")
+SCANNED = ("mdr", "reports", "tenants", "templates")
 IGNORED = ["templates/reports/*", "templates/emails/*", "tests", ".venv"]
 
 
