@@ -47,6 +47,8 @@ SHARED_APPS = [
     "mdr.audit",  # audit of provider actions (public) and of customer data access (each schema)
     "mdr.console",  # provider console pages; no tables
     "mdr.jobs",  # outbox and failed jobs: ids and tenant only, read by the relay across customers
+    "django_otp",  # second factor framework: provider staff's devices live in public
+    "django_otp.plugins.otp_totp",  # TOTP devices of provider staff (public)
 ]
 
 # Apps in every customer schema: everything about one customer's security data.
@@ -55,6 +57,8 @@ TENANT_APPS = [
     "django.contrib.auth",  # customer users live in their own schema: no login crosses customers
     "django.contrib.sessions",  # portal sessions stored in the customer's schema
     "mdr.accounts",  # customer users and roles
+    "django_otp",  # second factor framework: a customer user's devices live with the user, in their schema
+    "django_otp.plugins.otp_totp",  # TOTP devices of customer users (each schema)
     "mdr.audit",  # the customer's own audit trail, including provider staff access
     "mdr.alerts",  # the customer's alerts and ingest idempotency records
     "mdr.scope",  # contracts and scope
@@ -87,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the session passed the second factor
+    "mdr.accounts.middleware.ProviderTotpMiddleware",  # provider staff sessions without a second factor end
     "mdr.core.middleware.UserLanguageMiddleware",  # a signed-in user's own language over Accept-Language
     "mdr.core.middleware.CustomerStatusMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -159,6 +165,13 @@ PASSWORD_HASHERS = env.list(
     ],
 )
 LOGIN_URL = "login"
+# Provider staff must pass a TOTP second factor (and enrol one at their first login); customer users may enrol one.
+MDR_PROVIDER_TOTP_REQUIRED = env.bool("MDR_PROVIDER_TOTP_REQUIRED", default=True)
+OTP_TOTP_ISSUER = env.str("MDR_TOTP_ISSUER", default="MDR")
+# A code of the next time step is accepted (tolerance 1) but does not move the window for later logins.
+OTP_TOTP_SYNC = False
+# Password reset and staff set-password links stay valid this long (and die at once when used).
+PASSWORD_RESET_TIMEOUT = 24 * 3600
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 

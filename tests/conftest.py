@@ -163,6 +163,33 @@ def mail_server(settings):
     server.stop()
 
 
+def _client_schema(client: Client) -> str:
+    from tenants.models import Domain
+
+    host = (client.defaults.get("HTTP_HOST") or "").split(":")[0]
+    if host == settings.MDR_BASE_DOMAIN:
+        return "public"
+    return Domain.objects.select_related("tenant").get(domain=host).tenant.schema_name
+
+
 def login(client: Client, username: str, password: str) -> None:
+    """Sign in through the real flow: the password, then (if the user has a device, which provider staff always
+    get here while TOTP is required) a current code computed from the device's key."""
+    from django_tenants.utils import schema_context
+
+    from mdr.accounts.models import User
+    from tests.totp import ensure_device, next_code
+
+    schema = _client_schema(client)
+    with schema_context(schema):
+        user = User.objects.filter(username=username).first()
+        if user is not None and schema == "public" and settings.MDR_PROVIDER_TOTP_REQUIRED:
+            ensure_device(user)
     response = client.post("/login/", {"username": username, "password": password})
     assert response.status_code == 302, f"login failed for {username}: {response.status_code}"
+    if response["Location"].startswith("/login/verify/"):
+        with schema_context(schema):
+            code = next_code(ensure_device(user))
+        response = client.post("/login/verify/", {"token": code})
+        assert response.status_code == 302, f"second factor failed for {username}: {response.status_code}"
+    assert not response["Location"].startswith("/login/"), f"login failed for {username}: {response['Location']}"
