@@ -25,6 +25,11 @@ class AccountError(ValueError):
 
 
 LANGUAGES = ("ja", "en")
+# Subjects of the set-password mails, per language like the mail bodies (templates/emails/password_reset_<lang>.txt).
+PASSWORD_MAIL_SUBJECTS = {
+    "en": {"reset": "Reset your password", "invite": "Set your password"},
+    "ja": {"reset": "パスワード再設定のご案内", "invite": "パスワード設定のご案内"},
+}
 
 
 def generate_password() -> str:
@@ -113,15 +118,14 @@ def password_link_send(*, actor: Actor, user: User, base_url: str, invite: bool 
     from django.core.mail import send_mail
     from django.template.loader import render_to_string
     from django.utils import translation
-    from django.utils.translation import gettext
 
     tenant = getattr(connection, "tenant", None)
     if getattr(tenant, "status", "active") != "active" or not user.is_active or not user.email:
         return False
     link = password_link(user=user, base_url=base_url)
     language = user.language if user.language in LANGUAGES else "ja"
+    subject = PASSWORD_MAIL_SUBJECTS[language]["invite" if invite else "reset"]
     with translation.override(language):
-        subject = gettext("Set your password") if invite else gettext("Reset your password")
         body = render_to_string(
             f"emails/password_reset_{language}.txt",
             {
