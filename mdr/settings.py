@@ -214,6 +214,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MDR_DATA_DIR = Path(env.str("MDR_DATA_DIR", default=str(BASE_DIR / ".data")))
+# Offboarding exports from the console (one directory per run, <slug>-<UTC timestamp>): a volume the operators back up.
+MDR_EXPORT_DIR = Path(env.str("MDR_EXPORT_DIR", default=str(MDR_DATA_DIR / "exports")))
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

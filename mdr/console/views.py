@@ -32,12 +32,16 @@ QUEUE_PRIORITIES = ("P1", "P2", "P3", "P4")
 
 @capability_required("customer.list")
 def home(request):
+    from mdr.jobs.selectors import open_request_counts
+
+    can_manage_contracts = has_capability(request.user, "contract.manage")
     return render(
         request,
         "console/home.html",
         {
             "customers": customer_list().prefetch_related("domains"),
-            "can_manage_contracts": has_capability(request.user, "contract.manage"),
+            "can_manage_contracts": can_manage_contracts,
+            "pending_proposals": open_request_counts()["proposal"] if can_manage_contracts else 0,
             "can_onboard": has_capability(request.user, "customer.onboard"),
             "can_suspend": has_capability(request.user, "customer.suspend"),
         },

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from mdr.audit.services import Actor, audit_record
 from mdr.escalations import contacts, services
 from mdr.escalations.models import ChangeProposal, Contact, EscalationMatrix, ProposalKind, ProposalState
 from mdr.escalations.services import EscalationError
+from mdr.jobs.models import OpenRequestIndex, OpenRequestKind
 
 MAX_COMMENT = 2000
 MATRIX_KEYS = ("rules", "base_version")
@@ -125,6 +126,7 @@ def proposal_create(
             proposed_at=now,
             comment=comment.strip(),
         )
+        _index_pending(proposal)
         audit_record(
             actor=actor,
             action="escalation.proposal.create",
@@ -142,10 +144,25 @@ def _lock_pending(proposal: ChangeProposal) -> ChangeProposal:
     return locked
 
 
+def _index_pending(proposal: ChangeProposal) -> None:
+    """Put a new proposal in the public index of open customer requests (same transaction), so the console lists
+    every customer's pending proposals without entering their schemas."""
+    OpenRequestIndex.objects.create(
+        schema_name=connection.schema_name,
+        kind=OpenRequestKind.PROPOSAL,
+        ref=str(proposal.pk),
+        subject=proposal.kind,
+        created_at=proposal.proposed_at,
+    )
+
+
 def _decide(proposal: ChangeProposal, *, actor: Actor, state: str, reason: str, now: datetime) -> None:
     proposal.state, proposal.decided_by, proposal.decided_at = state, actor.name[:200], now
     proposal.decision_reason = reason
     proposal.save(update_fields=["state", "decided_by", "decided_at", "decision_reason", "result"])
+    OpenRequestIndex.objects.filter(
+        schema_name=connection.schema_name, kind=OpenRequestKind.PROPOSAL, ref=str(proposal.pk)
+    ).delete()
 
 
 def proposal_withdraw(*, actor: Actor, proposal: ChangeProposal, now: datetime | None = None) -> ChangeProposal:

@@ -1,4 +1,5 @@
-"""Public-schema work tables: the transactional outbox and the failed-jobs record.
+"""Public-schema work tables: the transactional outbox, the failed-jobs record, the due-work and timer indexes, the
+index of customers' open requests and the console's offboarding runs.
 
 An outbox row is written in the same transaction as the data it announces (e.g. an ingest batch), so a
 message is never lost to a Redis outage: the relay re-sends rows that were not sent, or were sent long ago
@@ -7,6 +8,7 @@ only, never alert content (DESIGN.md §3).
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Outbox(models.Model):
@@ -123,3 +125,41 @@ class OpenRequestIndex(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.ref}@{self.schema_name}"
+
+
+class OffboardingState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done: exported, verified, schema dropped")
+    FAILED = "failed", _("Failed")
+
+
+class OffboardingRun(models.Model):
+    """One offboarding started from the console and run by a worker (``customer_offboard_task``): who asked, where
+    the export goes, and what came out (the manifest's SHA-256 and row counts, or the error). The customer row
+    stays after offboarding, so the run does too."""
+
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="offboarding_runs")
+    state = models.CharField(max_length=10, choices=OffboardingState.choices, default=OffboardingState.QUEUED)
+    requested_by = models.CharField(max_length=200)
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    export_dir = models.CharField(max_length=1000)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    row_counts = models.JSONField(default=dict)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # one offboarding at a time per customer (a second click while one runs is refused by the database)
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="%(app_label)s_%(class)s_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"offboard {self.customer_id} {self.state}"
