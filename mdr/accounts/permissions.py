@@ -25,6 +25,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "audit.view_provider": frozenset({Role.PROVIDER_ADMIN}),
     "alert.read_any": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST, Role.ACCOUNT_MANAGER}),
     "contract.manage": frozenset({Role.PROVIDER_ADMIN}),
+    # read a customer's contract versions, SLA policies, escalation matrices and calendars in the console
+    "contract.read_any": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST, Role.ACCOUNT_MANAGER}),
     "sla.operate": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST}),
     "alert.triage": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST}),
     "report.manage": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST, Role.ACCOUNT_MANAGER}),

@@ -107,3 +107,66 @@ def escalation_matrix_current():
     from mdr.escalations.models import EscalationMatrix
 
     return EscalationMatrix.objects.order_by("-version").first()
+
+
+# ---- matrix versions as plain data, for the console's version pages and diffs (mdr.core.versiondiff) ----------
+
+
+def matrix_list():
+    """Every matrix version, newest first."""
+    from mdr.escalations.models import EscalationMatrix
+
+    return EscalationMatrix.objects.order_by("-version")
+
+
+def matrix_get(*, version: int):
+    from mdr.escalations.models import EscalationMatrix
+
+    return EscalationMatrix.objects.filter(version=version).first()
+
+
+def matrix_previous(*, matrix):
+    from mdr.escalations.models import EscalationMatrix
+
+    return EscalationMatrix.objects.filter(version__lt=matrix.version).order_by("-version").first()
+
+
+def contact_names() -> dict[int, str]:
+    """Contact id -> name, archived ones included (old matrix versions name them)."""
+    from mdr.escalations.models import Contact
+
+    return dict(Contact.objects.values_list("pk", "name"))
+
+
+def matrix_rules_as_dict(*, rules: list, names: dict[int, str] | None = None) -> dict:
+    """Rules with their defaults spelled out (window any, mode parallel, repeat 0, not automatic), contacts by name
+    and id, so that a rule written with or without a default is the same rule."""
+    names = contact_names() if names is None else names
+    out = []
+    for rule in rules or []:
+        if not isinstance(rule, dict):
+            out.append(rule)
+            continue
+        data = {
+            "min_priority": rule.get("min_priority"),
+            "categories": list(rule.get("categories") or []),
+            "sources": list(rule.get("sources") or []),
+            "window": rule.get("window", "any"),
+            "auto": rule.get("auto", False),
+            "repeat": rule.get("repeat", 0),
+        }
+        if data["window"] != "any":
+            data["calendar"] = rule.get("calendar")
+        data["levels"] = [
+            {
+                "contacts": [f"{names.get(c, '?')} (#{c})" for c in level.get("contacts") or []],
+                "channels": list(level.get("channels") or []),
+                "wait_minutes": level.get("wait_minutes"),
+                "mode": level.get("mode", "parallel"),
+            }
+            if isinstance(level, dict)
+            else level
+            for level in rule.get("levels") or []
+        ]
+        out.append(data)
+    return {"rules": out}

@@ -227,3 +227,86 @@ def contract_overview(*, at: datetime, month: date | None = None) -> ContractOve
         usage=usage_for_month(version=version, month=month),
         degraded=list(degradation_list(open_only=True)),
     )
+
+
+# ---- versions as plain data, for the console's version pages and diffs (mdr.core.versiondiff) ----------------
+
+
+def version_get(*, contract: Contract, number: int) -> ContractVersion | None:
+    return contract.versions.filter(number=number).first()
+
+
+def version_previous(*, version: ContractVersion) -> ContractVersion | None:
+    """The version numbered just before ``version`` (what it was copied from, as a rule)."""
+    return version.contract.versions.filter(number__lt=version.number).order_by("-number").first()
+
+
+def version_numbers_by_policy() -> dict[int, list[int]]:
+    """SLA policy id -> the numbers of the contract versions that name it."""
+    out: dict[int, list[int]] = {}
+    for policy_id, number in (
+        ContractVersion.objects.filter(sla_policy_id__isnull=False)
+        .order_by("number")
+        .values_list("sla_policy_id", "number")
+    ):
+        out.setdefault(policy_id, []).append(number)
+    return out
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _scope_item_key(item) -> str:
+    key = f"{item.kind}:{item.value}"
+    if item.provider or item.region:
+        key += f"@{item.provider}/{item.region}"
+    return key
+
+
+def version_as_dict(*, version: ContractVersion) -> dict:
+    """The terms of ``version`` as data: terms, coverage hours, priority matrix, scope items keyed by kind:value,
+    entitlements keyed by metric, and the SLA policy by name and version. The change note and who/when are the
+    version's own story, not its terms: they are left out of the comparison."""
+    from mdr.sla.models import SlaPolicy
+    from mdr.sla.selectors import calendar_spec_as_dict
+
+    policy = SlaPolicy.objects.filter(pk=version.sla_policy_id).first() if version.sla_policy_id else None
+    scope: dict[str, dict] = {}
+    for item in version.scope_items.order_by("kind", "value", "pk"):
+        key = _scope_item_key(item)
+        n = 2
+        while key in scope:
+            key, n = f"{_scope_item_key(item)} #{n}", n + 1
+        data = {
+            "included": item.included,
+            "criticality": item.criticality,
+            "remediation_allowed": item.remediation_allowed,
+            "label": item.label,
+        }
+        if item.heartbeat_hours is not None:
+            data["heartbeat_hours"] = item.heartbeat_hours
+        scope[key] = data
+    return {
+        "terms": {
+            "service_tier": version.service_tier,
+            "response_mode": version.response_mode,
+            "timezone": version.timezone,
+            "report_language": version.report_language,
+            "report_recipients": list(version.report_recipients),
+            "escalation_matrix_id": version.escalation_matrix_id,
+        },
+        "sla_policy": f"{policy.name} v{policy.version} (#{policy.pk})" if policy else None,
+        "coverage": calendar_spec_as_dict(version.coverage or {"type": "24x7", "timezone": version.timezone}),
+        "priority_matrix": version.priority_matrix or "default",
+        "scope_items": scope,
+        "entitlements": {
+            e.metric: {
+                "limit": _decimal_text(e.limit),
+                "tolerance_pct": _decimal_text(e.tolerance_pct),
+                "measurement": e.measurement,
+                "over_limit_policy": e.over_limit_policy,
+            }
+            for e in version.entitlements.order_by("metric")
+        },
+    }
