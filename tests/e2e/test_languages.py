@@ -166,3 +166,22 @@ def test_the_accessibility_check_finds_what_it_looks_for(page):
     page.set_content('<html><body><main><img src="x.png"><input type="text"><button></button></main></body></html>')
     found = {line.split(" ")[0] for line in _accessibility_problems(page)}
     assert {"image-alt", "label", "button-name"} <= found
+
+
+def test_portal_pages_fit_a_phone_screen(site, browser, page_data):
+    """Responsive: on a 390 px wide phone every portal page scrolls vertically only (wide tables scroll inside
+    themselves); screenshots ``portal-<page>-phone``."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP", is_mobile=True)
+    page = context.new_page()
+    try:
+        login(page, site, site.a.host, f"{site.a.slug}-customer_admin")
+        too_wide = {}
+        for name, path in _portal_pages(page_data):
+            assert page.goto(site.url(site.a.host, path)).status == 200, path
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                too_wide[path] = width
+            screenshot(page, f"portal-{name}-phone")
+        assert too_wide == {}
+    finally:
+        context.close()
