@@ -144,12 +144,52 @@ def page(browser):
     context.close()
 
 
-def login(page, site: Site, host: str, username: str) -> None:
+# (server port, host, username) -> {"key": TOTP key, "last_t": last time step used}: the authenticator app of the
+# browser tests. Provider staff enrol at their first login through the page (the key is read from it); later logins
+# use a code of a step the server has not seen yet (django-otp refuses a step used before).
+TOTP_APPS: dict[tuple[int, str, str], dict] = {}
+
+
+def totp_enrol_from_page(page, site: Site, host: str, username: str) -> None:
+    """Read the key the enrolment page shows, as a person types it into their app."""
+    import base64
+
+    secret = page.get_by_test_id("totp-secret").inner_text().strip()
+    TOTP_APPS[(site.port, host, username)] = {"key": base64.b32decode(secret + "=" * (-len(secret) % 8)), "last_t": -1}
+
+
+def totp_submit(page, site: Site, host: str, username: str) -> None:
+    """Type the current code of ``username``'s app into the code form and submit it (waits for a fresh time step
+    when the next one was used already)."""
+    import time
+
+    from tests.totp import totp_at
+
+    app = TOTP_APPS.get((site.port, host, username))
+    assert app is not None, f"no authenticator app for {username}: enrol first"
+    now = int(time.time()) // 30
+    t = max(now, app["last_t"] + 1)
+    if t > now + 1:  # beyond the server's tolerance: wait until the step before t has begun
+        time.sleep((t - 1) * 30 - time.time() + 0.5)
+    page.fill("input[name=token]", totp_at(app["key"], t))
+    page.get_by_test_id("totp-submit").click()
+    page.wait_for_load_state("networkidle")
+    app["last_t"] = t
+
+
+def login(page, site: Site, host: str, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the real pages: the password, then the second factor when asked (enrolling first if the
+    page asks for that, as provider staff do at their first login)."""
     page.goto(site.url(host, "/login/"))
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+    if "/login/enrol/" in page.url:
+        totp_enrol_from_page(page, site, host, username)
+        totp_submit(page, site, host, username)
+    elif "/login/verify/" in page.url:
+        totp_submit(page, site, host, username)
     assert "/login/" not in page.url, f"login failed for {username}: {page.content()[:500]}"
 
 
