@@ -86,11 +86,6 @@ class CalendarSpecForm(forms.Form):
         help_text=_("One per line: a date (2026-05-01) or a range (2026-12-29..2027-01-04 for the year-end closure)."),
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in WEEKDAY_FIELDS:
-            self.fields[name].help_text = _("e.g. 09:00-18:00, or 09:00-12:00, 13:00-18:00; empty: closed")
-
     def clean_timezone(self) -> str:
         value = self.cleaned_data["timezone"].strip()
         try:
@@ -288,17 +283,38 @@ class ContractVersionForm(forms.Form):
             *((p.pk, f"{p.name} v{p.version} (#{p.pk})") for p in policies),
         ]
         for metric, label in EntitlementMetric.choices:
+
+            def named(part, metric_label=label):
+                return {"aria-label": f"{metric_label}: {part}"}
+
             self.fields[f"ent_{metric}_limit"] = forms.DecimalField(
-                label=label, required=False, min_value=0, max_digits=14, decimal_places=3
+                label=label,
+                required=False,
+                min_value=0,
+                max_digits=14,
+                decimal_places=3,
+                widget=forms.NumberInput(attrs=named(_("Limit"))),
             )
             self.fields[f"ent_{metric}_tolerance_pct"] = forms.DecimalField(
-                label=_("Tolerance %"), required=False, min_value=0, max_value=100, max_digits=5, decimal_places=2
+                label=_("Tolerance %"),
+                required=False,
+                min_value=0,
+                max_value=100,
+                max_digits=5,
+                decimal_places=2,
+                widget=forms.NumberInput(attrs=named(_("Tolerance %"))),
             )
             self.fields[f"ent_{metric}_measurement"] = forms.ChoiceField(
-                label=_("Measurement"), choices=Measurement.choices, required=False
+                label=_("Measurement"),
+                choices=[("", "–"), *Measurement.choices],  # noqa: RUF001
+                required=False,
+                widget=forms.Select(attrs=named(_("Measurement"))),
             )
             self.fields[f"ent_{metric}_over_limit_policy"] = forms.ChoiceField(
-                label=_("Over the limit"), choices=OverLimitPolicy.choices, required=False
+                label=_("Over the limit"),
+                choices=[("", "–"), *OverLimitPolicy.choices],  # noqa: RUF001
+                required=False,
+                widget=forms.Select(attrs=named(_("Over the limit"))),
             )
 
     def entitlement_rows(self) -> list[tuple[str, list]]:
@@ -454,11 +470,22 @@ class SlaPolicyForm(forms.Form):
         ]
         for priority in PRIORITIES:
             for metric in METRICS:
+                names = {"priority": priority, "metric": metric}
                 self.fields[f"goal_{priority}_{metric}"] = forms.DecimalField(
-                    label=f"{priority} {metric}", required=False, min_value=0, max_digits=10, decimal_places=2
+                    label=f"{priority} {metric}",
+                    required=False,
+                    min_value=0,
+                    max_digits=10,
+                    decimal_places=2,
+                    widget=forms.NumberInput(
+                        attrs={"aria-label": _("%(priority)s %(metric)s: goal in minutes") % names}
+                    ),
                 )
                 self.fields[f"cal_{priority}_{metric}"] = forms.ChoiceField(
-                    label=f"{priority} {metric}", choices=choices, required=False
+                    label=f"{priority} {metric}",
+                    choices=choices,
+                    required=False,
+                    widget=forms.Select(attrs={"aria-label": _("%(priority)s %(metric)s: calendar") % names}),
                 )
 
     def grid(self) -> list[tuple[str, list[tuple]]]:

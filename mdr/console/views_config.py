@@ -71,7 +71,10 @@ SECTION_LABELS = {
 
 
 def _diff(old, new) -> dict:
-    """The diff rows with a readable name of the part of the version each is about."""
+    """The diff rows with a readable name of the part of the version each is about; a first version has nothing
+    to be compared with (rather than a table of everything "added")."""
+    if old is None:
+        return {"diff_rows": [], "diff_count": 0, "diff_sections": 0, "no_previous": True}
     rows = version_diff(old, new)
     return {
         "diff_rows": [(row, SECTION_LABELS.get(row.section, row.section)) for row in rows],

@@ -505,6 +505,6 @@ def test_calendar_errors_are_named_and_nothing_is_stored(acme, provider_admin_cl
 def test_a_calendar_preview_shows_the_diff_and_stores_nothing(acme, provider_admin_client):
     response = provider_admin_client.post("/customers/acme/calendars/new", _calendar_post(preview="1"))
     assert response.status_code == 200 and 'data-testid="calendar-preview"' in response.content.decode()
-    assert [kind for _p, kind, _o, _n in _rows(response.content.decode())] == ["added"] * 5
+    assert 'data-testid="diff-first"' in response.content.decode()
     with schema_context("acme"):
         assert not StoredCalendar.objects.exists()
