@@ -135,10 +135,10 @@ def test_suspend_needs_a_reason_and_the_confirmation(padmin, acme, data):
     assert Customer.objects.get(slug="acme").status == CustomerStatus.ACTIVE
 
 
-def test_status_page_names_the_offboarding_command(padmin, acme):
+def test_status_page_links_the_offboarding_page(padmin, acme):
     page = padmin.get("/customers/acme/status")
     assert page.status_code == 200
-    assert "manage.py offboard_customer acme --confirm acme" in page.content.decode()
+    assert 'href="/customers/acme/offboard"' in page.content.decode()
     assert 'data-testid="submit-suspend"' in page.content.decode()
 
 
