@@ -27,7 +27,7 @@ def _actions(schema: str, incident, texts: list[str]) -> list[RecommendedAction]
 def test_csirt_sees_a_form_per_action_and_viewers_only_the_status(acme):
     # given
     incident = make_incident("acme", "ransomware")
-    first, second = _actions("acme", incident, ["Isolate WS-01", "Reset j.doe's password"])
+    first, _second = _actions("acme", incident, ["Isolate WS-01", "Reset j.doe's password"])
     # when
     csirt_html = portal_client(acme, Role.CSIRT).get(f"/incidents/{incident.pk}").content.decode()
     viewer = portal_client(acme, Role.VIEWER)
