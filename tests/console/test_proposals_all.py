@@ -113,3 +113,25 @@ def test_the_page_does_not_query_per_customer(acme, globex, provider_admin_clien
     # then
     assert with_seven == with_two
     assert provider_admin_client.get("/proposals/").content.decode().count('data-testid="proposal-row"') == 7
+
+
+def test_the_migration_backfills_proposals_pending_before_the_index(acme, globex):
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection as conn
+
+    # given: pending proposals whose index rows are missing (made before the index existed)
+    older = _propose("acme", "Kim")
+    decided = _propose("globex", "Lee")
+    with schema_context("globex"):
+        proposals.proposal_withdraw(actor=CUSTOMER, proposal=decided)
+    OpenRequestIndex.objects.all().delete()
+    migration = importlib.import_module("mdr.jobs.migrations.0006_backfill_open_requests")
+    # when
+    with conn.schema_editor() as editor:
+        migration.backfill(apps, editor)
+    # then
+    assert {(r.schema_name, r.ref, r.subject) for r in OpenRequestIndex.objects.all()} == {
+        ("acme", str(older.pk), "contact_create")
+    }
