@@ -36,6 +36,7 @@ from django.core.mail.message import make_msgid
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mdr.audit.services import Actor, audit_record
 from mdr.escalations import webhook
@@ -103,11 +104,11 @@ def _claim_link(model, token: str, *, used_field: str, ip_field: str, ip: str | 
     digest = hashlib.sha256((token or "").encode()).hexdigest()
     row = model.objects.select_for_update().select_related("contact").filter(token_sha256=digest).first()
     if row is None:
-        raise EscalationError("token", f"unknown {what} link")
+        raise EscalationError("token", _("unknown %(what)s link") % {"what": what})
     if getattr(row, used_field) is not None:
-        raise EscalationError("token", "this link was already used")
+        raise EscalationError("token", _("this link was already used"))
     if row.expires_at <= now:
-        raise EscalationError("token", "this link has expired")
+        raise EscalationError("token", _("this link has expired"))
     setattr(row, used_field, now)
     setattr(row, ip_field, ip)
     row.save(update_fields=[used_field, ip_field])
@@ -119,7 +120,7 @@ def _customer_url(path: str) -> str:
 
     link = current_customer_link(path)
     if link is None:
-        raise EscalationError("customer", "the customer has no primary domain for links")
+        raise EscalationError("customer", _("the customer has no primary domain for links"))
     return link
 
 
@@ -135,40 +136,40 @@ def matrix_validate(rules: list[dict]) -> None:
     from mdr.sla.models import StoredCalendar
 
     if not isinstance(rules, list) or not rules:
-        raise EscalationError("rules", "at least one rule")
+        raise EscalationError("rules", _("at least one rule"))
     contact_ids = set(Contact.objects.filter(archived_at__isnull=True).values_list("pk", flat=True))
     for i, rule in enumerate(rules):
         where = f"rules[{i}]"
         if not isinstance(rule, dict):
-            raise EscalationError(where, "an object")
+            raise EscalationError(where, _("an object"))
         if rule.get("min_priority") not in PRIORITY_ORDER:
-            raise EscalationError(f"{where}.min_priority", "P1-P4")
+            raise EscalationError(f"{where}.min_priority", _("P1-P4"))
         repeat = rule.get("repeat", 0)
         if not isinstance(repeat, int) or isinstance(repeat, bool) or not 0 <= repeat <= 9:
-            raise EscalationError(f"{where}.repeat", "0-9")
+            raise EscalationError(f"{where}.repeat", _("0-9"))
         for key in ("categories", "sources"):
             value = rule.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-                raise EscalationError(f"{where}.{key}", "a list of names (empty: any)")
+                raise EscalationError(f"{where}.{key}", _("a list of names (empty: any)"))
         if rule.get("window", "any") not in WINDOWS:
-            raise EscalationError(f"{where}.window", f"one of {WINDOWS}")
+            raise EscalationError(f"{where}.window", _("one of %(choices)s") % {"choices": WINDOWS})
         if rule.get("window", "any") != "any":
             calendar = rule.get("calendar")
             if calendar != "coverage" and not (
                 isinstance(calendar, int) and StoredCalendar.objects.filter(pk=calendar).exists()
             ):
                 raise EscalationError(
-                    f"{where}.calendar", "business/after hours need 'coverage' or the id of a stored calendar"
+                    f"{where}.calendar", _("business/after hours need 'coverage' or the id of a stored calendar")
                 )
         if not isinstance(rule.get("auto", False), bool):
-            raise EscalationError(f"{where}.auto", "true or false")
+            raise EscalationError(f"{where}.auto", _("true or false"))
         levels = rule.get("levels")
         if not isinstance(levels, list) or not levels:
-            raise EscalationError(f"{where}.levels", "at least one level")
+            raise EscalationError(f"{where}.levels", _("at least one level"))
         for j, level in enumerate(levels):
             at = f"{where}.levels[{j}]"
             if not isinstance(level, dict):
-                raise EscalationError(at, "an object")
+                raise EscalationError(at, _("an object"))
             contacts = level.get("contacts")
             if (
                 not isinstance(contacts, list)
@@ -176,7 +177,7 @@ def matrix_validate(rules: list[dict]) -> None:
                 or not all(isinstance(c, int) and not isinstance(c, bool) for c in contacts)
                 or not set(contacts) <= contact_ids
             ):
-                raise EscalationError(f"{at}.contacts", "ids of existing, not archived contacts")
+                raise EscalationError(f"{at}.contacts", _("ids of existing, not archived contacts"))
             channels = level.get("channels")
             if (
                 not isinstance(channels, list)
@@ -184,12 +185,12 @@ def matrix_validate(rules: list[dict]) -> None:
                 or not all(isinstance(c, str) for c in channels)
                 or not set(channels) <= set(CHANNELS)
             ):
-                raise EscalationError(f"{at}.channels", f"some of {CHANNELS}")
+                raise EscalationError(f"{at}.channels", _("some of %(channels)s") % {"channels": CHANNELS})
             wait = level.get("wait_minutes")
             if not isinstance(wait, int) or isinstance(wait, bool) or wait <= 0:
-                raise EscalationError(f"{at}.wait_minutes", "a positive number of minutes")
+                raise EscalationError(f"{at}.wait_minutes", _("a positive number of minutes"))
             if level.get("mode", "parallel") not in LEVEL_MODES:
-                raise EscalationError(f"{at}.mode", f"one of {LEVEL_MODES}")
+                raise EscalationError(f"{at}.mode", _("one of %(choices)s") % {"choices": LEVEL_MODES})
 
 
 def matrix_publish(*, actor: Actor, rules: list[dict]) -> EscalationMatrix:
@@ -264,18 +265,23 @@ def brief_validate(brief: dict | None) -> dict:
     brief = dict(brief or {})
     unknown = set(brief) - set(BRIEF_FIELDS)
     if unknown:
-        raise EscalationError(sorted(unknown)[0], f"unknown field; allowed: {', '.join(BRIEF_FIELDS)}")
+        raise EscalationError(
+            sorted(unknown)[0],
+            _("unknown field; allowed: %(brief_fields)s") % {"brief_fields": ", ".join(BRIEF_FIELDS)},
+        )
     if brief.setdefault("tlp", "AMBER") not in TLP_LABELS:
-        raise EscalationError("tlp", f"one of {', '.join(TLP_LABELS)} (TLP 2.0)")
+        raise EscalationError("tlp", _("one of %(tlp_labels)s (TLP 2.0)") % {"tlp_labels": ", ".join(TLP_LABELS)})
     if not isinstance(brief.get("summary", ""), str):
-        raise EscalationError("summary", "text")
+        raise EscalationError("summary", _("text"))
     impact = brief.get("impact", {})
     if not isinstance(impact, dict) or set(impact) - set(IMPACT_KEYS):
-        raise EscalationError("impact", f"an object with {', '.join(IMPACT_KEYS)} (NIST SP 800-61)")
+        raise EscalationError(
+            "impact", _("an object with %(impact_keys)s (NIST SP 800-61)") % {"impact_keys": ", ".join(IMPACT_KEYS)}
+        )
     for key in ("actions_taken", "recommended_actions", "indicators"):
         value = brief.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise EscalationError(key, "a list of texts")
+            raise EscalationError(key, _("a list of texts"))
     return brief
 
 
@@ -541,13 +547,13 @@ def escalation_start(
     brief = brief_validate(brief)
     matrix = EscalationMatrix.objects.order_by("-version").first()
     if matrix is None:
-        raise EscalationError("matrix", "no escalation matrix is defined for this customer")
+        raise EscalationError("matrix", _("no escalation matrix is defined for this customer"))
     rule_index = rule_select(matrix=matrix, incident=incident, now=now)
     if rule_index is None:
         return None
     with transaction.atomic():
         if Escalation.objects.filter(incident_id=incident.pk, state=EscalationState.RUNNING).exists():
-            raise EscalationError("incident", "an escalation is already running")
+            raise EscalationError("incident", _("an escalation is already running"))
         escalation = Escalation.objects.create(
             incident_id=incident.pk, matrix=matrix, rule_index=rule_index, started_at=now, brief=brief
         )
@@ -579,7 +585,10 @@ def incident_escalate(
     with transaction.atomic():
         escalation = escalation_start(incident=incident, actor=actor, brief=brief, now=now)
         if escalation is None:
-            raise EscalationError("priority", f"no escalation rule covers this incident ({incident.priority})")
+            raise EscalationError(
+                "priority",
+                _("no escalation rule covers this incident (%(priority)s)") % {"priority": incident.priority},
+            )
         if incident.state != IncidentState.ESCALATED:
             incident = incident_transition(incident=incident, to=IncidentState.ESCALATED, actor=actor, at=now)
     return incident
@@ -681,11 +690,11 @@ def escalation_link_preview(*, token: str, now: datetime | None = None) -> dict:
     digest = hashlib.sha256((token or "").encode()).hexdigest()
     ack = AckToken.objects.select_related("contact", "escalation").filter(token_sha256=digest).first()
     if ack is None:
-        raise EscalationError("token", "unknown acknowledgement link")
+        raise EscalationError("token", _("unknown acknowledgement link"))
     if ack.used_at is not None:
-        raise EscalationError("token", "this link was already used")
+        raise EscalationError("token", _("this link was already used"))
     if ack.expires_at <= now:
-        raise EscalationError("token", "this link has expired")
+        raise EscalationError("token", _("this link has expired"))
     incident = Incident.objects.get(pk=ack.escalation.incident_id)
     tz = _customer_timezone(now)
     return {
@@ -746,9 +755,9 @@ def escalation_acknowledge_incident(
     with transaction.atomic():
         escalation = Escalation.objects.filter(incident_id=incident_id).order_by("-started_at").first()
         if escalation is None:
-            raise EscalationError("incident", "this incident has not been escalated")
+            raise EscalationError("incident", _("this incident has not been escalated"))
         if escalation.state != EscalationState.RUNNING:
-            raise EscalationError("incident", f"the escalation is {escalation.state}")
+            raise EscalationError("incident", _("the escalation is %(state)s") % {"state": escalation.state})
         return _acknowledge(escalation.pk, by=by, channel=channel, ip=ip, now=now)
 
 
@@ -769,16 +778,16 @@ def escalation_update_send(
     from mdr.incidents.services import incident_note, recommended_actions_sync
 
     if kind not in NOTICE_KINDS:
-        raise EscalationError("kind", f"one of {NOTICE_KINDS}")
+        raise EscalationError("kind", _("one of %(choices)s") % {"choices": NOTICE_KINDS})
     if not (text or "").strip():
-        raise EscalationError("text", "a report needs text")
+        raise EscalationError("text", _("a report needs text"))
     now = now or timezone.now()
     with transaction.atomic():
         escalation = (
             Escalation.objects.select_for_update().filter(incident_id=incident.pk).order_by("-started_at").first()
         )
         if escalation is None:
-            raise EscalationError("incident", "this incident has not been escalated")
+            raise EscalationError("incident", _("this incident has not been escalated"))
         reached = (
             Delivery.objects.filter(escalation=escalation, state=DeliveryState.SENT)
             .values_list("contact_id", "channel")
@@ -788,7 +797,7 @@ def escalation_update_send(
         for contact_id, channel in reached:
             channels_of.setdefault(contact_id, []).append(channel)
         if not channels_of:
-            raise EscalationError("incident", "no contact has been reached yet: nobody to send a report to")
+            raise EscalationError("incident", _("no contact has been reached yet: nobody to send a report to"))
         update = brief_validate({**escalation.brief, **(brief or {}), "summary": text.strip()})
         escalation.brief = update
         escalation.save(update_fields=["brief"])
@@ -1067,7 +1076,7 @@ def contact_verification_send(*, actor: Actor, contact: Contact, now: datetime |
     from mdr.escalations.models import ContactVerification
 
     if not contact.email:
-        raise EscalationError("email", "the contact has no e-mail address")
+        raise EscalationError("email", _("the contact has no e-mail address"))
     now = now or timezone.now()
     token, digest = _new_token()
     link = _customer_url(f"contacts/verify/{token}")

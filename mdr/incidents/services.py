@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mdr.alerts.models import Alert
 from mdr.audit.services import Actor, audit_record
@@ -256,9 +257,9 @@ def _open_for_keys(keys: list[tuple[str, str]], groups: dict[tuple[str, str], li
 def incident_create(*, actor: Actor, title: str, alerts: list[Alert], at: datetime | None = None) -> Incident:
     """An incident opened by hand around the given alerts (moved from their incidents, if any)."""
     if not title.strip():
-        raise IncidentError("title", "an incident needs a title")
+        raise IncidentError("title", _("an incident needs a title"))
     if not alerts:
-        raise IncidentError("alerts", "at least one alert")
+        raise IncidentError("alerts", _("at least one alert"))
     at = at or timezone.now()
     with transaction.atomic():
         incident = Incident.objects.create(
@@ -327,9 +328,9 @@ def incident_transition(
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=incident.pk)
         if to not in TRANSITIONS.get(incident.state, set()):
-            raise IncidentError("state", f"cannot go from {incident.state} to {to}")
+            raise IncidentError("state", _("cannot go from %(state)s to %(to)s") % {"state": incident.state, "to": to})
         if to == IncidentState.AWAITING_CUSTOMER and not reason.strip():
-            raise IncidentError("reason", "say what the customer is asked for")
+            raise IncidentError("reason", _("say what the customer is asked for"))
         previous = incident.state
         incident.state = to
         fields = ["state", "updated_at"]
@@ -383,11 +384,11 @@ def incident_set_priority(
     """Change priority (and optionally severity) with a mandatory reason. ``goals`` (metric -> seconds, from the
     SLA policy) swaps the goals of the incident's running clocks, keeping their start and elapsed time."""
     if priority not in PRIORITY_ORDER:
-        raise IncidentError("priority", "P1-P4")
+        raise IncidentError("priority", _("P1-P4"))
     if severity_id is not None and not 0 <= severity_id <= 6:
-        raise IncidentError("severity_id", "0-6")
+        raise IncidentError("severity_id", _("0-6"))
     if not reason.strip():
-        raise IncidentError("reason", "a priority or severity change needs a reason")
+        raise IncidentError("reason", _("a priority or severity change needs a reason"))
     at = at or timezone.now()
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=incident.pk)
@@ -425,7 +426,7 @@ def incident_note(
     """An internal note, or (``customer_visible``) an update the customer sees in the portal, which meets the
     incident's update-cadence clock and starts the next cycle."""
     if not text.strip():
-        raise IncidentError("text", "a note needs text")
+        raise IncidentError("text", _("a note needs text"))
     at = at or timezone.now()
     with transaction.atomic():
         if customer_visible:
@@ -453,9 +454,9 @@ def incident_merge(
 ) -> Incident:
     """Move every alert of ``source`` into ``target`` and close ``source`` as merged."""
     if source.pk == target.pk:
-        raise IncidentError("target", "an incident cannot be merged into itself")
+        raise IncidentError("target", _("an incident cannot be merged into itself"))
     if not reason.strip():
-        raise IncidentError("reason", "a merge needs a reason")
+        raise IncidentError("reason", _("a merge needs a reason"))
     at = at or timezone.now()
     with transaction.atomic():
         source = Incident.objects.select_for_update().get(pk=source.pk)
@@ -485,9 +486,9 @@ def incident_merge(
 def incident_split(*, incident: Incident, alerts: list[Alert], title: str, actor: Actor, reason: str) -> Incident:
     """Move some alerts of ``incident`` into a new incident."""
     if not reason.strip():
-        raise IncidentError("reason", "a split needs a reason")
+        raise IncidentError("reason", _("a split needs a reason"))
     if not alerts or any(a.incident_id != incident.pk for a in alerts):
-        raise IncidentError("alerts", "the alerts to split off must belong to this incident")
+        raise IncidentError("alerts", _("the alerts to split off must belong to this incident"))
     with transaction.atomic():
         new = incident_create(actor=actor, title=title, alerts=alerts)
         _event(
@@ -512,9 +513,9 @@ def incident_customer_comment(
     in the timeline). Unlike the SOC's customer-visible updates it does not meet the update-cadence clock."""
     text = (text or "").strip()
     if not text:
-        raise IncidentError("text", "a comment needs text")
+        raise IncidentError("text", _("a comment needs text"))
     if len(text) > CUSTOMER_COMMENT_MAX:
-        raise IncidentError("text", f"at most {CUSTOMER_COMMENT_MAX} characters")
+        raise IncidentError("text", _("at most %(limit)s characters") % {"limit": CUSTOMER_COMMENT_MAX})
     at = at or timezone.now()
     with transaction.atomic():
         event = _event(incident, "customer_comment", actor, at, text=text, visibility=Visibility.CUSTOMER)
@@ -599,10 +600,10 @@ def recommended_action_set_status(
     action in the public index of open customer requests, which the analyst queue and the incident workspace read
     (any other status takes it out). Who may call it is the caller's check (``incident.action_status``)."""
     if status not in ActionStatus.values:
-        raise IncidentError("status", f"one of {', '.join(ActionStatus.values)}")
+        raise IncidentError("status", _("one of %(choices)s") % {"choices": ", ".join(ActionStatus.values)})
     note = (note or "").strip() if isinstance(note, str) else ""
     if len(note) > ACTION_NOTE_MAX:
-        raise IncidentError("note", f"at most {ACTION_NOTE_MAX} characters")
+        raise IncidentError("note", _("at most %(limit)s characters") % {"limit": ACTION_NOTE_MAX})
     at = at or timezone.now()
     with transaction.atomic():
         action = RecommendedAction.objects.select_for_update().select_related("incident").get(pk=action.pk)

@@ -513,7 +513,7 @@ def escalation_propose_add(request):
             add_service_error(form, exc.field, exc.message)
     if not form.is_valid():
         return _escalation_page(request, add_form=form, status=400)
-    messages.success(request, "Proposed: the new contact is added when the provider approves it.")
+    messages.success(request, gettext("Proposed: the new contact is added when the provider approves it."))
     return redirect("portal-escalation")
 
 
@@ -540,7 +540,11 @@ def escalation_propose_change(request, contact_id):
             except EscalationError as exc:
                 add_service_error(form, exc.field, exc.message)
         if form.is_valid():
-            messages.success(request, f"Proposed: the change to {contact.name} applies when the provider approves it.")
+            messages.success(
+                request,
+                gettext("Proposed: the change to %(name)s applies when the provider approves it.")
+                % {"name": contact.name},
+            )
             return redirect("portal-escalation")
     return render(
         request,
@@ -555,7 +559,7 @@ def escalation_propose_change(request, contact_id):
 def escalation_propose_archive(request):
     form = ContactArchiveForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a contact to remove.")
+        messages.error(request, gettext("Choose a contact to remove."))
         return redirect("portal-escalation")
     contact = _active_contact_or_404(form.cleaned_data["contact"])
     try:
@@ -567,9 +571,15 @@ def escalation_propose_archive(request):
             comment=form.cleaned_data["comment"],
         )
     except EscalationError as exc:
-        messages.error(request, f"{contact.name} cannot be removed ({exc.field}): {exc.message}")
+        messages.error(
+            request,
+            gettext("%(name)s cannot be removed (%(field)s): %(message)s")
+            % {"name": contact.name, "field": exc.field, "message": exc.message},
+        )
     else:
-        messages.success(request, f"Proposed: {contact.name} is removed when the provider approves it.")
+        messages.success(
+            request, gettext("Proposed: %(name)s is removed when the provider approves it.") % {"name": contact.name}
+        )
     return redirect("portal-escalation")
 
 
@@ -582,7 +592,7 @@ def escalation_proposal_withdraw(request, proposal_id):
     try:
         proposal_services.proposal_withdraw(actor=Actor.from_request(request), proposal=proposal)
     except EscalationError as exc:
-        messages.error(request, f"Not withdrawn: {exc.message}.")
+        messages.error(request, gettext("Not withdrawn: %(message)s.") % {"message": exc.message})
     else:
-        messages.success(request, "Proposal withdrawn.")
+        messages.success(request, gettext("Proposal withdrawn."))
     return redirect("portal-escalation")
