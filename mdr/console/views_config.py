@@ -134,7 +134,7 @@ def _version_page(request, customer, contract, version, *, publish_form=None, st
         against = in_force
     else:
         against = version_previous(version=version)
-    today = timezone.localdate(timezone=version_tz(version))
+    today = timezone.localdate(timezone=_version_tz(version))
     _audit_read(request, "provider.console.contract.version.view", target_type="contract_version", target_id=version.pk)
     return _render(
         request,
@@ -157,7 +157,7 @@ def _version_page(request, customer, contract, version, *, publish_form=None, st
     )
 
 
-def version_tz(version):
+def _version_tz(version):
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(version.timezone)
