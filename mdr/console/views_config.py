@@ -7,14 +7,14 @@ version names (the page offers to create that draft); a matrix or a calendar cha
 page enters the customer's schema and records the read there; every write goes through the domain services, which
 audit it. Provider admins (``contract.manage``) change; every provider role (``contract.read_any``) reads.
 
-A contract draft is written by three services (terms, scope items, entitlements) inside one transaction here, so
-an error in any part leaves nothing behind and is shown next to the field it names.
+A contract draft is saved whole by ``version_draft_save`` (terms, scope items, entitlements in one transaction) and an
+SLA policy version by ``policy_revise`` (policy, optional timer move, the contract draft naming it), so an error in
+any part leaves nothing behind and is shown next to the field it names.
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -171,12 +171,6 @@ def contract_version(request, slug: str, number: int):
         return _version_page(request, customer, contract, _version_or_404(contract, number))
 
 
-class _ScopeRowErrors(Exception):
-    def __init__(self, errors: list[dict]):
-        super().__init__("scope rows refused")
-        self.errors = errors
-
-
 def _scope_row_message(errors: list[dict]) -> str:
     parts = []
     for row in errors[:20]:
@@ -189,36 +183,32 @@ def _scope_row_message(errors: list[dict]) -> str:
 
 def _draft_write(request, form, coverage_form, *, contract, base=None, draft=None):
     """Create (from ``base``) or update ``draft`` with the form's terms, scope items and entitlements, all or
-    nothing. Returns the draft, or None with the errors put on the forms."""
+    nothing (``version_draft_save``). Returns the draft, or None with the errors put on the forms."""
     from mdr.scope import services
 
-    actor = Actor.from_request(request)
-    terms = form.terms(coverage=coverage_form.spec)
     content, content_type = form.scope_source()
+    if isinstance(content, bytes):
+        content = content.decode("utf-8-sig", errors="replace")
     try:
-        with transaction.atomic():
-            if draft is None:
-                draft = services.version_draft_create(actor=actor, contract=contract, copy_from=base, terms=terms)
-            else:
-                draft = services.version_draft_update(actor=actor, version=draft, terms=terms)
-            if isinstance(content, bytes):
-                content = content.decode("utf-8-sig", errors="replace")
-            rows = services.rows_from_upload(content=content, content_type=content_type) if content.strip() else []
-            result = services.scope_items_import(actor=actor, version=draft, rows=rows, replace=True)
-            if result.errors:
-                raise _ScopeRowErrors(result.errors)
-            services.entitlements_set(actor=actor, version=draft, entitlements=form.entitlements())
+        rows = services.rows_from_upload(content=content, content_type=content_type) if content.strip() else []
+        return services.version_draft_save(
+            actor=Actor.from_request(request),
+            contract=contract,
+            terms=form.terms(coverage=coverage_form.spec),
+            scope_rows=rows,
+            entitlements=form.entitlements(),
+            copy_from=base,
+            draft=draft,
+        )
+    except services.ScopeRowsRefused as exc:
+        form.add_error("scope_items", _scope_row_message(exc.errors))
     except services.ScopeError as exc:
         if exc.field == "coverage":
             coverage_form.add_error(None, exc.message)
         else:
             aliases = {"file": "scope_items", "version": "__all__", **form.entitlement_aliases()}
             forms.service_error(form, exc.field, exc.message, aliases=aliases)
-        return None
-    except _ScopeRowErrors as exc:
-        form.add_error("scope_items", _scope_row_message(exc.errors))
-        return None
-    return draft
+    return None
 
 
 def _contract_form_page(request, customer, *, form, coverage_form, base, draft=None, status: int = 200):
@@ -419,8 +409,7 @@ def sla_policy(request, slug: str, policy_id: int):
 def sla_policy_new(request, slug: str):
     """The next version of a policy (prefilled from ``?from=<id>``, else the policy of the version in force):
     optionally a contract draft naming it and, as an explicit choice, the open timers moved to its goals."""
-    from mdr.scope import services as scope_services
-    from mdr.scope.selectors import contract_current, version_in_force
+    from mdr.scope.selectors import version_in_force
     from mdr.sla import services
     from mdr.sla.selectors import calendar_list, policy_get, policy_list
 
@@ -440,26 +429,14 @@ def sla_policy_new(request, slug: str):
                 actor = Actor.from_request(request)
                 data = form.cleaned_data
                 try:
-                    with transaction.atomic():
-                        policy = services.policy_create(
-                            actor=actor,
-                            name=data["name"].strip(),
-                            targets=form.targets(),
-                            warning_thresholds=data["warning_thresholds"] or None,
-                        )
-                        moved = services.timers_retarget(actor=actor, policy=policy) if data["retarget_timers"] else 0
-                        draft = None
-                        contract = contract_current()
-                        if data["create_contract_draft"] and contract is not None:
-                            draft = scope_services.version_draft_create(
-                                actor=actor,
-                                contract=contract,
-                                copy_from=in_force,
-                                terms={
-                                    "sla_policy_id": policy.pk,
-                                    "change_note": f"SLA policy {policy.name} v{policy.version}",
-                                },
-                            )
+                    policy, moved, draft = services.policy_revise(
+                        actor=actor,
+                        name=data["name"].strip(),
+                        targets=form.targets(),
+                        warning_thresholds=data["warning_thresholds"] or None,
+                        retarget_timers=data["retarget_timers"],
+                        contract_draft=data["create_contract_draft"],
+                    )
                 except services.SlaError as exc:
                     forms.service_error(form, exc.field, exc.message, aliases=form.target_aliases())
                 else:

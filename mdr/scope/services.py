@@ -518,6 +518,39 @@ def entitlements_set(*, actor: Actor, version: ContractVersion, entitlements: li
 # ---- inventory ---------------------------------------------------------------------------------------------
 
 
+class ScopeRowsRefused(ScopeError):
+    """A draft save whose scope rows were refused: ``errors`` as in ``ImportResult.errors``; nothing was kept."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__("scope_items", gettext("%(count)d scope rows refused") % {"count": len(errors)})
+        self.errors = errors
+
+
+def version_draft_save(
+    *,
+    actor: Actor,
+    contract: Contract,
+    terms: dict,
+    scope_rows: list[dict],
+    entitlements: list[dict],
+    copy_from: ContractVersion | None = None,
+    draft: ContractVersion | None = None,
+) -> ContractVersion:
+    """A whole draft in one go, as the console's form gives it: create (copying ``copy_from``) or update ``draft``
+    with ``terms``, replace its scope items and set its entitlements, all or nothing. Raises ``ScopeError`` naming
+    the field, or ``ScopeRowsRefused`` listing every refused scope row; then nothing is written."""
+    with transaction.atomic():
+        if draft is None:
+            draft = version_draft_create(actor=actor, contract=contract, copy_from=copy_from, terms=terms)
+        else:
+            draft = version_draft_update(actor=actor, version=draft, terms=terms)
+        result = scope_items_import(actor=actor, version=draft, rows=scope_rows, replace=True)
+        if result.errors:
+            raise ScopeRowsRefused(result.errors)
+        entitlements_set(actor=actor, version=draft, entitlements=entitlements)
+    return draft
+
+
 def _inventory_bump() -> None:
     ScopeState.objects.get_or_create(pk=1)
     ScopeState.objects.filter(pk=1).update(inventory_revision=F("inventory_revision") + 1)

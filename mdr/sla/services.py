@@ -201,6 +201,37 @@ def policy_create(
     return policy
 
 
+def policy_revise(
+    *,
+    actor: Actor,
+    name: str,
+    targets: list[dict],
+    warning_thresholds: list[int] | None = None,
+    retarget_timers: bool = False,
+    contract_draft: bool = True,
+) -> tuple[SlaPolicy, int, object | None]:
+    """A new policy version as the console makes it, all or nothing: the policy; if asked, the open timers moved to
+    its goals (``timers_retarget``); and, if asked and the customer has a contract, the contract draft (copied from
+    the version in force) that names it, since a policy takes effect only through a contract version. Returns
+    (policy, timers moved, draft or None)."""
+    from mdr.scope.selectors import contract_current, version_in_force
+    from mdr.scope.services import version_draft_create
+
+    with transaction.atomic():
+        policy = policy_create(actor=actor, name=name, targets=targets, warning_thresholds=warning_thresholds)
+        moved = timers_retarget(actor=actor, policy=policy) if retarget_timers else 0
+        draft = None
+        contract = contract_current()
+        if contract_draft and contract is not None:
+            draft = version_draft_create(
+                actor=actor,
+                contract=contract,
+                copy_from=version_in_force(at=timezone.now()),
+                terms={"sla_policy_id": policy.pk, "change_note": f"SLA policy {policy.name} v{policy.version}"},
+            )
+    return policy, moved, draft
+
+
 def target_calendar(target: SlaTarget, *, coverage: BusinessCalendar, timezone_name: str) -> BusinessCalendar:
     if target.calendar_kind == "coverage":
         return coverage

@@ -89,3 +89,40 @@ def test_publishing_today_starts_now_not_at_midnight(acme):
         before = datetime.now(TOKYO)
         v2 = new_version()
         assert v2.valid_from >= before - timedelta(seconds=1)
+
+
+def test_a_draft_is_saved_whole_or_not_at_all(acme):
+    """``version_draft_save`` (the console's contract form): a refused scope row or entitlement leaves no draft."""
+    with schema_context("acme"):
+        contract = contract_current()
+        v1 = contract.versions.get()
+        good_rows = [{"kind": "host", "value": "web-01"}]
+        # a refused scope row: nothing is created, every refused row is named
+        with pytest.raises(services.ScopeRowsRefused) as refused:
+            services.version_draft_save(
+                actor=ACTOR,
+                contract=contract,
+                terms={"service_tier": "gold"},
+                scope_rows=[*good_rows, {"kind": "spaceship", "value": "x"}],
+                entitlements=[],
+                copy_from=v1,
+            )
+        assert [row["row"] for row in refused.value.errors] == [2]
+        # a refused entitlement: nothing is created either, and the field is named
+        with pytest.raises(services.ScopeError) as bad:
+            services.version_draft_save(
+                actor=ACTOR,
+                contract=contract,
+                terms={"service_tier": "gold"},
+                scope_rows=good_rows,
+                entitlements=[{"metric": "bogus", "limit": 1}],
+                copy_from=v1,
+            )
+        assert bad.value.field == "entitlements[0].metric"
+        assert contract.versions.count() == 1
+        # all good: one draft with its terms and scope
+        draft = services.version_draft_save(
+            actor=ACTOR, contract=contract, terms={"service_tier": "gold"}, scope_rows=good_rows, entitlements=[]
+        )
+        assert draft.status == "draft" and draft.service_tier == "gold"
+        assert list(draft.scope_items.values_list("value", flat=True)) == ["web-01"]
