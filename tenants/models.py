@@ -6,6 +6,7 @@ resolve a tenant before entering its schema (DESIGN.md §3).
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 from tenants.constants import CustomerStatus
@@ -52,8 +53,8 @@ class Domain(DomainMixin):
 
 
 class ApiKeyScope(models.TextChoices):
-    INGEST = "ingest", "Push alerts"
-    READ = "read", "Read alerts, incidents and reports"
+    INGEST = "ingest", _("Push alerts")
+    READ = "read", _("Read alerts, incidents and reports")
 
 
 class ApiKey(models.Model):

@@ -121,10 +121,10 @@ class IdempotencyRecord(models.Model):
 
 
 class Classification(models.TextChoices):
-    TRUE_POSITIVE = "true_positive", "True positive"
-    BENIGN_TRUE_POSITIVE = "benign_true_positive", "Benign true positive"
-    FALSE_POSITIVE = "false_positive", "False positive"
-    DUPLICATE = "duplicate", "Duplicate"
+    TRUE_POSITIVE = "true_positive", _("True positive")
+    BENIGN_TRUE_POSITIVE = "benign_true_positive", _("Benign true positive")
+    FALSE_POSITIVE = "false_positive", _("False positive")
+    DUPLICATE = "duplicate", _("Duplicate")
 
 
 class AlertActivity(models.Model):

@@ -34,10 +34,10 @@ TRANSITIONS: dict[str, set[str]] = {
 
 
 class CorrelationKey(models.TextChoices):
-    HOST = "host", "Same host"
-    USER = "user", "Same user"
-    RULE = "rule", "Same detection rule"
-    TECHNIQUE = "technique", "Same ATT&CK technique"
+    HOST = "host", _("Same host")
+    USER = "user", _("Same user")
+    RULE = "rule", _("Same detection rule")
+    TECHNIQUE = "technique", _("Same ATT&CK technique")
 
 
 class CorrelationRule(models.Model):

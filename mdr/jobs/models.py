@@ -101,8 +101,8 @@ class TimerIndex(models.Model):
 
 
 class OpenRequestKind(models.TextChoices):
-    PROPOSAL = "proposal", "change proposal"
-    ACTION_HELP = "action_help", "recommended action: need help"
+    PROPOSAL = "proposal", _("change proposal")
+    ACTION_HELP = "action_help", _("recommended action: need help")
 
 
 class OpenRequestIndex(models.Model):

@@ -90,19 +90,19 @@ class ContractVersion(models.Model):
 
 
 class Criticality(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    CRITICAL = "critical", "Critical"
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
 
 
 class ScopeKind(models.TextChoices):
-    HOST = "host", "Host name (exact or glob)"
-    NETWORK = "network", "IP network (CIDR)"
-    CLOUD_ACCOUNT = "cloud_account", "Cloud account"
-    SAAS_TENANT = "saas_tenant", "SaaS tenant"
-    LOG_SOURCE = "log_source", "Log source"
-    ASSET_GROUP = "asset_group", "Asset group"
+    HOST = "host", _("Host name (exact or glob)")
+    NETWORK = "network", _("IP network (CIDR)")
+    CLOUD_ACCOUNT = "cloud_account", _("Cloud account")
+    SAAS_TENANT = "saas_tenant", _("SaaS tenant")
+    LOG_SOURCE = "log_source", _("Log source")
+    ASSET_GROUP = "asset_group", _("Asset group")
 
 
 class ScopeItem(models.Model):
@@ -130,25 +130,25 @@ class ScopeItem(models.Model):
 
 
 class EntitlementMetric(models.TextChoices):
-    ENDPOINTS = "endpoints", "Endpoints"
-    SERVERS = "servers", "Servers"
-    LOG_SOURCES = "log_sources", "Log sources"
-    EPS_AVG = "eps_avg", "Events per second (average)"
-    EPS_PEAK = "eps_peak", "Events per second (peak)"
-    GB_PER_DAY = "gb_per_day", "GB per day"
+    ENDPOINTS = "endpoints", _("Endpoints")
+    SERVERS = "servers", _("Servers")
+    LOG_SOURCES = "log_sources", _("Log sources")
+    EPS_AVG = "eps_avg", _("Events per second (average)")
+    EPS_PEAK = "eps_peak", _("Events per second (peak)")
+    GB_PER_DAY = "gb_per_day", _("GB per day")
 
 
 class Measurement(models.TextChoices):
-    DAILY_MAX = "daily_max", "Daily maximum"
-    UNIQUE_IN_MONTH = "unique_in_month", "Unique in month"
-    AVG_24H = "avg_24h", "24 h average"
-    PEAK_24H = "peak_24h", "24 h peak"
+    DAILY_MAX = "daily_max", _("Daily maximum")
+    UNIQUE_IN_MONTH = "unique_in_month", _("Unique in month")
+    AVG_24H = "avg_24h", _("24 h average")
+    PEAK_24H = "peak_24h", _("24 h peak")
 
 
 class OverLimitPolicy(models.TextChoices):
-    PROCESS_AND_REPORT = "process_and_report", "Process and report the overage"
-    RESTRICT_ACTIONS = "restrict_actions", "Process, but no remediation actions"
-    NOTIFY_ONLY = "notify_only", "Notify only (classified over quota)"
+    PROCESS_AND_REPORT = "process_and_report", _("Process and report the overage")
+    RESTRICT_ACTIONS = "restrict_actions", _("Process, but no remediation actions")
+    NOTIFY_ONLY = "notify_only", _("Notify only (classified over quota)")
 
 
 class Entitlement(models.Model):
@@ -171,11 +171,11 @@ class Entitlement(models.Model):
 
 
 class AssetKind(models.TextChoices):
-    ENDPOINT = "endpoint", "Endpoint"
-    SERVER = "server", "Server"
-    NETWORK_DEVICE = "network_device", "Network device"
-    CLOUD = "cloud", "Cloud resource"
-    OTHER = "other", "Other"
+    ENDPOINT = "endpoint", _("Endpoint")
+    SERVER = "server", _("Server")
+    NETWORK_DEVICE = "network_device", _("Network device")
+    CLOUD = "cloud", _("Cloud resource")
+    OTHER = "other", _("Other")
 
 
 class Asset(models.Model):
@@ -250,10 +250,10 @@ class CoverageDegradation(models.Model):
 
 
 class DriftStatus(models.TextChoices):
-    WATCHING = "watching", "Seen, below the drift threshold"
-    OPEN = "open", "Inventory drift: seen repeatedly, not in the contract"
-    DISMISSED = "dismissed", "Dismissed"
-    RESOLVED = "resolved", "Resolved (added to inventory or scope)"
+    WATCHING = "watching", _("Seen, below the drift threshold")
+    OPEN = "open", _("Inventory drift: seen repeatedly, not in the contract")
+    DISMISSED = "dismissed", _("Dismissed")
+    RESOLVED = "resolved", _("Resolved (added to inventory or scope)")
 
 
 class UnknownAsset(models.Model):

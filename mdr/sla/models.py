@@ -9,19 +9,20 @@ editing a policy never changes running timers.
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Metric(models.TextChoices):
-    ACKNOWLEDGE = "acknowledge", "Time to acknowledge"
-    NOTIFY = "notify", "Time to notify the customer's CSIRT"
-    UPDATE = "update", "Update cadence"
-    RESOLVE = "resolve", "Time to resolve"
+    ACKNOWLEDGE = "acknowledge", _("Time to acknowledge")
+    NOTIFY = "notify", _("Time to notify the customer's CSIRT")
+    UPDATE = "update", _("Update cadence")
+    RESOLVE = "resolve", _("Time to resolve")
 
 
 class CalendarKind(models.TextChoices):
-    ALWAYS = "24x7", "24x7 (wall clock)"
-    COVERAGE = "coverage", "The contract's coverage hours"
-    CUSTOM = "custom", "A stored business calendar"
+    ALWAYS = "24x7", _("24x7 (wall clock)")
+    COVERAGE = "coverage", _("The contract's coverage hours")
+    CUSTOM = "custom", _("A stored business calendar")
 
 
 class StoredCalendar(models.Model):
@@ -77,10 +78,10 @@ class SlaTarget(models.Model):
 
 
 class TimerState(models.TextChoices):
-    RUNNING = "running", "Running"
-    PAUSED = "paused", "Paused"
-    MET = "met", "Met (stopped by its event)"
-    CANCELLED = "cancelled", "Cancelled"
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    MET = "met", _("Met (stopped by its event)")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 OPEN_STATES = (TimerState.RUNNING, TimerState.PAUSED)
@@ -127,14 +128,14 @@ class SlaTimer(models.Model):
 
 
 class EventKind(models.TextChoices):
-    STARTED = "started", "Started"
-    PAUSED = "paused", "Paused"
-    RESUMED = "resumed", "Resumed"
-    GOAL_CHANGED = "goal_changed", "Goal changed"
-    WARNED = "warned", "Warned"
-    BREACHED = "breached", "Breached"
-    MET = "met", "Met"
-    CANCELLED = "cancelled", "Cancelled"
+    STARTED = "started", _("Started")
+    PAUSED = "paused", _("Paused")
+    RESUMED = "resumed", _("Resumed")
+    GOAL_CHANGED = "goal_changed", _("Goal changed")
+    WARNED = "warned", _("Warned")
+    BREACHED = "breached", _("Breached")
+    MET = "met", _("Met")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class SlaTimerEvent(models.Model):
