@@ -31,11 +31,11 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "alert.triage": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST}),
     "report.manage": frozenset({Role.PROVIDER_ADMIN, Role.ANALYST, Role.ACCOUNT_MANAGER}),
     "report.sla": frozenset({Role.PROVIDER_ADMIN, Role.ACCOUNT_MANAGER, Role.ANALYST}),
-    # customer side (customer schema)
-    "portal.view": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "staff.manage": frozenset({Role.PROVIDER_ADMIN}),
     # everyone's own account page: language, password, second factor
     "account.manage": frozenset(Role.values),
+    # customer side (customer schema)
+    "portal.view": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "user.list": frozenset({Role.CUSTOMER_ADMIN, Role.CSIRT, Role.VIEWER}),
     "apikey.manage": frozenset({Role.CUSTOMER_ADMIN}),
     "audit.view": frozenset({Role.CUSTOMER_ADMIN}),
