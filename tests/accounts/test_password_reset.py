@@ -186,3 +186,14 @@ def test_password_change_checks_the_validators_and_keeps_this_session(acme):
 def test_password_pages_need_a_session(acme):
     response = acme.client().get("/password/change/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_a_mail_server_outage_gives_the_same_answer_not_an_error(acme, mail_server):
+    # given: the address exists, the mail server is down
+    with schema_context(acme.schema):
+        UserFactory(username="reset-outage", role=Role.VIEWER, email="outage@acme.example")
+    mail_server.stop()
+    # when
+    response = acme.client().post("/password/reset/", {"email": "outage@acme.example"})
+    # then
+    assert response.status_code == 302 and response["Location"] == "/password/reset/done/"
