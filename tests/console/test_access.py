@@ -109,23 +109,28 @@ def test_unknown_customer_or_ids_are_404(objects, analyst, provider_admin_client
 
 
 def test_a_post_without_the_csrf_token_is_refused(objects):
-    # given: a browser-like client that enforces CSRF, logged in with the token
+    # given: a browser-like client that enforces CSRF, signed in (password, then the second factor) with the token
     from mdr.accounts.models import Role
     from tests.factories import PASSWORD, UserFactory
+    from tests.totp import ensure_device, next_code
 
-    UserFactory(username="csrf-an", role=Role.ANALYST)
+    device = ensure_device(UserFactory(username="csrf-an", role=Role.ANALYST))
     client = Client(HTTP_HOST=settings.MDR_BASE_DOMAIN, enforce_csrf_checks=True)
     client.get("/login/")
     token = client.cookies["csrftoken"].value
-    assert (
-        client.post("/login/", {"username": "csrf-an", "password": PASSWORD, "csrfmiddlewaretoken": token}).status_code
-        == 302
-    )
+    assert client.post("/login/", {"username": "csrf-an", "password": PASSWORD}).status_code == 403
+    step = client.post("/login/", {"username": "csrf-an", "password": PASSWORD, "csrfmiddlewaretoken": token})
+    assert step.status_code == 302 and step["Location"].startswith("/login/verify/")
+    assert client.post("/login/verify/", {"token": next_code(device)}).status_code == 403
+    token = client.cookies["csrftoken"].value
+    signed_in = client.post("/login/verify/", {"token": next_code(device), "csrfmiddlewaretoken": token})
+    assert signed_in.status_code == 302 and not signed_in["Location"].startswith("/login/")
     url = f"/customers/acme/incidents/{objects['incident'].pk}/note"
     # when / then
     assert client.post(url, {"note-text": "no token"}).status_code == 403
     token = client.cookies["csrftoken"].value
-    assert client.post(url, {"note-text": "with token", "csrfmiddlewaretoken": token}).status_code == 302
+    done = client.post(url, {"note-text": "with token", "csrfmiddlewaretoken": token})
+    assert done.status_code == 302 and not done["Location"].startswith("/login/")
 
 
 def test_every_form_has_a_token_every_input_a_label_and_nothing_inline(objects, provider_admin_client):
