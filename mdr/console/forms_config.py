@@ -446,7 +446,7 @@ class SlaPolicyForm(forms.Form):
         help_text=_("The same name makes the next version of that policy; a new name starts a new policy."),
     )
     warning_thresholds = forms.CharField(
-        label=_("Warnings at (% of the goal)"), max_length=100, initial="50, 75, 90", required=False
+        label=_("Warnings at (percentage of the goal)"), max_length=100, initial="50, 75, 90", required=False
     )
     create_contract_draft = forms.BooleanField(
         label=_("Create a contract draft that refers to the new policy (you publish it with an effective date)"),
