@@ -37,6 +37,8 @@ def _portal_pages(data: dict) -> list[tuple[str, str]]:
         ("users", "/users/"),
         ("access-log", "/access-log/"),
         ("api-keys", "/api-keys/"),
+        ("account", "/account/"),
+        ("password-change", "/password/change/"),
     ]
 
 
@@ -52,6 +54,20 @@ def _console_pages(slug: str, data: dict) -> list[tuple[str, str]]:
         ("report-detail", f"/customers/{slug}/reports/{data['report_id']}"),
         ("proposals", f"/customers/{slug}/proposals/"),
         ("sla-report", f"/reports/sla?period={data['last_month']}"),
+        ("proposals-all", "/proposals/"),
+        ("staff", "/staff/"),
+        ("staff-new", "/staff/new"),
+        ("account", "/account/"),
+        ("offboard", f"/customers/{slug}/offboard"),
+        ("contract", f"/customers/{slug}/contract/"),
+        ("contract-version", f"/customers/{slug}/contract/1/"),
+        ("contract-new", f"/customers/{slug}/contract/new"),
+        ("sla-policies", f"/customers/{slug}/sla/"),
+        ("sla-policy-new", f"/customers/{slug}/sla/new"),
+        ("escalation-matrix", f"/customers/{slug}/escalation/"),
+        ("escalation-matrix-new", f"/customers/{slug}/escalation/new"),
+        ("calendars", f"/customers/{slug}/calendars/"),
+        ("calendar-new", f"/customers/{slug}/calendars/new"),
     ]
 
 
@@ -183,5 +199,28 @@ def test_portal_pages_fit_a_phone_screen(site, browser, page_data):
                 too_wide[path] = width
             screenshot(page, f"portal-{name}-phone")
         assert too_wide == {}
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_sign_in_pages_follow_the_browser_language(site, browser, language):
+    """Before signing in there is no profile: the browser's Accept-Language decides. The sign-in and password reset
+    pages of both domains are in that language, accessible, and screenshotted (``<side>-login-<lang>``)."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale={"en": "en-US", "ja": "ja-JP"}[language]
+    )
+    page = context.new_page()
+    problems = _watch(page)
+    accessibility = {}
+    try:
+        for side, host in (("portal", site.a.host), ("console", site.provider_host)):
+            for name, path in (("login", "/login/"), ("password-reset", "/password/reset/")):
+                assert page.goto(site.url(host, path)).status == 200, path
+                assert page.locator("html").get_attribute("lang") == language, path
+                screenshot(page, f"{side}-{name}-{language}")
+                accessibility[f"{side} {path}"] = _accessibility_problems(page)
+        assert problems == [], problems
+        assert {where: found for where, found in accessibility.items() if found} == {}
     finally:
         context.close()
