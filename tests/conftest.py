@@ -90,6 +90,17 @@ def _clean_redis(request):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """The test client runs requests in this thread, and a Japanese user's request leaves Japanese active: each
+    test starts in the default language, as a worker does."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _back_to_public():
     """A request or schema_context left in a customer schema must not leak into the next test."""
     yield

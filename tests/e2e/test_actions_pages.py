@@ -146,8 +146,8 @@ def test_provider_admin_sees_every_customers_proposals_and_a_guarded_offboarding
     login(page, site, site.provider_host, f"staff-actions-admin-{language}")
     # the home page counts the pending proposals and links to them
     page.goto(site.url(site.provider_host, "/"))
-    page.get_by_test_id("pending-proposals").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.get_by_test_id("pending-proposals").click()
     rows = page.get_by_test_id("proposal-row")
     customers = {rows.nth(i).get_attribute("data-customer") for i in range(rows.count())}
     assert {site.a.slug, site.b.slug} <= customers
@@ -157,12 +157,12 @@ def test_provider_admin_sees_every_customers_proposals_and_a_guarded_offboarding
     screenshot(page, f"console-proposals-all-{language}")
     # offboarding: explained, refused without the right slug, nothing started
     page.goto(site.url(site.provider_host, f"/customers/{site.a.slug}/status"))
-    page.get_by_test_id("offboard-link").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.get_by_test_id("offboard-link").click()
     assert page.get_by_test_id("offboard-explain").count() == 1
     page.fill("input[name=confirm]", site.b.slug)
-    page.get_by_test_id("submit-offboard").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.get_by_test_id("submit-offboard").click()
     assert page.locator(".errorlist").count() >= 1
     assert page.get_by_test_id("offboard-run").count() == 0
     screenshot(page, f"console-offboard-{language}")

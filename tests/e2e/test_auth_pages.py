@@ -103,7 +103,8 @@ def test_staff_enrol_an_authenticator_then_sign_in_with_codes(auth_site, page, d
         totp_submit(page, site, host, "authe2e-analyst")
         assert page.url == site.url(host, "/")
         # when: signing out and in again, the code is asked
-        page.get_by_role("button", name="Log out").click()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Log out").click()
         page.fill("input[name=username]", "authe2e-analyst")
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
@@ -122,34 +123,40 @@ def test_staff_page_create_change_role_and_refused_to_analysts(auth_site, page, 
         # given
         login(page, site, host, "staff-provider_admin")
         # when
-        page.get_by_test_id("nav-staff").click()
+        with page.expect_navigation():
+            page.get_by_test_id("nav-staff").click()
         # then
         assert page.get_by_test_id("staff").is_visible()
         assert "staff-analyst" in page.content()
         _no_customer_data(site, page.content())
         screenshot(page, "staff-en")
         # when: a new staff member
-        page.get_by_test_id("staff-new-link").click()
+        with page.expect_navigation():
+            page.get_by_test_id("staff-new-link").click()
         page.fill("input[name=username]", "authe2e-new")
         page.fill("input[name=email]", "new-staff@provider.example")
         page.select_option("select[name=role]", "analyst")
         page.select_option("select[name=language]", "en")
         screenshot(page, "staff-new-en")
-        page.get_by_test_id("staff-new-submit").click()
+        with page.expect_navigation():
+            page.get_by_test_id("staff-new-submit").click()
         # then: the detail page, and a set-password link by mail on the provider domain
         assert page.get_by_test_id("staff-detail").inner_text() == "authe2e-new"
         message = _mail_to(inbox, "new-staff@provider.example")
         assert _link(message).startswith(site.url(host, "/password/reset/"))
         # when: a role change
         page.select_option("select[name=role]", "account_manager")
-        page.get_by_test_id("staff-role-submit").click()
+        with page.expect_navigation():
+            page.get_by_test_id("staff-role-submit").click()
         # then
         assert page.get_by_test_id("staff-role").inner_text() == "Account manager"
         screenshot(page, "staff-detail-en")
         # when: in Japanese
-        page.get_by_test_id("nav-account").click()
+        with page.expect_navigation():
+            page.get_by_test_id("nav-account").click()
         page.select_option("select[name=language]", "ja")
-        page.get_by_test_id("language-submit").click()
+        with page.expect_navigation():
+            page.get_by_test_id("language-submit").click()
         page.goto(site.url(host, "/staff/"))
         assert page.locator("html").get_attribute("lang") == "ja"
         screenshot(page, "staff-ja")
@@ -166,7 +173,8 @@ def test_staff_page_create_change_role_and_refused_to_analysts(auth_site, page, 
         page.goto(site.url(host, "/account/"))
         if page.locator("select[name=language]").count():
             page.select_option("select[name=language]", "en")
-            page.get_by_test_id("language-submit").click()
+            with page.expect_navigation():
+                page.get_by_test_id("language-submit").click()
         _delete_users(django_db_blocker, None, "authe2e-")
 
 
@@ -184,10 +192,12 @@ def test_portal_password_reset_through_the_mailed_link(auth_site, page, browser,
     try:
         # when: "Forgot password?" on the login page
         page.goto(site.url(host, "/login/"))
-        page.get_by_test_id("forgot-password").click()
+        with page.expect_navigation():
+            page.get_by_test_id("forgot-password").click()
         page.fill("input[name=email]", "reset@alpha.example")
         screenshot(page, "password-reset-en")
-        page.get_by_test_id("password-reset-submit").click()
+        with page.expect_navigation():
+            page.get_by_test_id("password-reset-submit").click()
         # then: the same answer whatever the address; the mail has a link on the customer's own domain
         assert page.get_by_test_id("password-reset-done").is_visible()
         link = _link(_mail_to(inbox, "reset@alpha.example"))
@@ -197,7 +207,8 @@ def test_portal_password_reset_through_the_mailed_link(auth_site, page, browser,
         page.fill("input[name=new_password1]", NEW_PASSWORD)
         page.fill("input[name=new_password2]", NEW_PASSWORD)
         screenshot(page, "password-reset-confirm-en")
-        page.get_by_test_id("password-reset-confirm-submit").click()
+        with page.expect_navigation():
+            page.get_by_test_id("password-reset-confirm-submit").click()
         assert page.get_by_test_id("password-reset-complete").is_visible()
         # then: the new password signs in, to this customer's portal only
         login(page, site, host, "authe2e-reset", password=NEW_PASSWORD)
@@ -227,13 +238,15 @@ def test_account_page_second_factor_and_language(auth_site, page, browser, djang
         # given
         login(page, site, host, "authe2e-acct")
         # when
-        page.get_by_test_id("nav-account").click()
+        with page.expect_navigation():
+            page.get_by_test_id("nav-account").click()
         # then
         assert page.get_by_test_id("account").is_visible() and page.get_by_test_id("totp-off").is_visible()
         assert site.b.marker not in page.content() and site.b.slug not in page.content()
         screenshot(page, "account-en")
         # when: an authenticator app is set up
-        page.get_by_test_id("totp-enrol-link").click()
+        with page.expect_navigation():
+            page.get_by_test_id("totp-enrol-link").click()
         screenshot(page, "account-totp-enrol-en")
         totp_enrol_from_page(page, site, host, "authe2e-acct")
         totp_submit(page, site, host, "authe2e-acct")
@@ -241,13 +254,15 @@ def test_account_page_second_factor_and_language(auth_site, page, browser, djang
         assert page.get_by_test_id("totp-on").is_visible()
         # when: Japanese
         page.select_option("select[name=language]", "ja")
-        page.get_by_test_id("language-submit").click()
+        with page.expect_navigation():
+            page.get_by_test_id("language-submit").click()
         # then
         assert page.locator("html").get_attribute("lang") == "ja"
         assert "ログアウト" in page.content()
         screenshot(page, "account-ja")
         # and the next sign-in asks for the code (the helper types it)
-        page.locator("form[action='/logout/'] button").click()
+        with page.expect_navigation():
+            page.locator("form[action='/logout/'] button").click()
         login(page, site, host, "authe2e-acct")
         assert site.b.marker not in page.content()
         # anonymous: to the login page; the other customer's domain does not know this user

@@ -115,12 +115,12 @@ def test_provider_admin_publishes_a_new_contract_version_and_sees_the_diff(site,
     page.goto(site.url(site.provider_host, f"/customers/{site.a.slug}/contract/"))
     assert page.get_by_test_id("in-force").count() == 1
     # when: a new version with another service tier
-    page.get_by_test_id("contract-new").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.get_by_test_id("contract-new").click()
     page.fill("input[name=service_tier]", "gold-e2e")
     page.fill("textarea[name=change_note]", "Upgrade to gold")
-    page.get_by_test_id("contract-save").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.get_by_test_id("contract-save").click()
     # then: the draft's page shows exactly that field changed, against the version in force
     assert page.url.endswith(f"/customers/{site.a.slug}/contract/2/")
     rows = page.get_by_test_id("diff-row")
@@ -131,8 +131,8 @@ def test_provider_admin_publishes_a_new_contract_version_and_sees_the_diff(site,
     assert page.get_by_test_id("version-status").inner_text() == "Draft"
     screenshot(page, "console-config-contract-draft-diff-en")
     # when: published from today (the form's default)
-    page.get_by_test_id("publish-submit").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.get_by_test_id("publish-submit").click()
     # then: version 2 is in force
     assert page.url.endswith(f"/customers/{site.a.slug}/contract/")
     in_force = page.locator('[data-testid="contract-version-row"].in-force')
@@ -161,17 +161,17 @@ def test_provider_admin_stores_a_matrix_version_and_a_bad_one_is_named(site, pag
     bad = json.loads(json.dumps(rules))
     bad[0]["levels"][1]["contacts"] = [987654]
     page.fill("textarea[name=rules]", json.dumps(bad))
-    page.get_by_test_id("matrix-save").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.get_by_test_id("matrix-save").click()
     assert "rules[0].levels[1].contacts" in page.get_by_test_id("matrix-form").inner_text()
     assert any(p.startswith("400 ") for p in problems)  # the refusal is a 400 with the form again
     problems.clear()
     page.fill("textarea[name=rules]", json.dumps(rules, indent=2))
-    page.get_by_test_id("matrix-preview-submit").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.get_by_test_id("matrix-preview-submit").click()
     assert page.get_by_test_id("diff-row").first.get_attribute("data-path") == "rules[0].levels[1]"
-    page.get_by_test_id("matrix-save").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.get_by_test_id("matrix-save").click()
     # then: version 2 with the added level as its diff
     assert page.url.endswith(f"/customers/{site.a.slug}/escalation/2/")
     rows = page.get_by_test_id("diff-row")
