@@ -167,6 +167,9 @@ PASSWORD_HASHERS = env.list(
 LOGIN_URL = "login"
 # Provider staff must pass a TOTP second factor (and enrol one at their first login); customer users may enrol one.
 MDR_PROVIDER_TOTP_REQUIRED = env.bool("MDR_PROVIDER_TOTP_REQUIRED", default=True)
+# Password reset requests per hour: per e-mail address (beyond it no mail, same answer) and per client IP (429).
+MDR_PASSWORD_RESET_PER_HOUR_ADDRESS = env.int("MDR_PASSWORD_RESET_PER_HOUR_ADDRESS", default=3)
+MDR_PASSWORD_RESET_PER_HOUR_IP = env.int("MDR_PASSWORD_RESET_PER_HOUR_IP", default=20)
 OTP_TOTP_ISSUER = env.str("MDR_TOTP_ISSUER", default="MDR")
 # A code of the next time step is accepted (tolerance 1) but does not move the window for later logins.
 OTP_TOTP_SYNC = False

@@ -8,6 +8,7 @@ Every step is audited in the schema the user lives in.
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import django_otp
@@ -28,6 +29,7 @@ from mdr.accounts.permissions import capability_required
 from mdr.accounts.services import AccountError, user_language_set
 from mdr.accounts.tokens import password_reset_token
 from mdr.audit.services import Actor, audit_record
+from mdr.core.ratelimit import rate_limit_take
 
 PENDING_KEY = "mdr_pending_login"
 PENDING_SECONDS = 300
@@ -352,12 +354,37 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("password_reset_done")
 
     def form_valid(self, form):
-        form.save(request=self.request, base_url=request_base_url(self.request))
-        audit_record(
-            actor=Actor(type="anonymous", name="anonymous", ip_address=_ip(self.request)),
-            action="auth.password_reset_requested",
-            target_type="user",
+        actor = Actor(type="anonymous", name="anonymous", ip_address=_ip(self.request))
+        # Per network: too many requests get a 429 (nothing about any address is revealed by it).
+        per_ip = rate_limit_take(
+            name=f"password-reset:ip:{_ip(self.request)}",
+            rate=settings.MDR_PASSWORD_RESET_PER_HOUR_IP / 3600,
+            burst=settings.MDR_PASSWORD_RESET_PER_HOUR_IP,
         )
+        if per_ip is not None and not per_ip.allowed:
+            audit_record(actor=actor, action="auth.password_reset_throttled", target_type="user", data={"by": "ip"})
+            minutes = max(1, round(per_ip.retry_after_seconds / 60))
+            form.add_error(
+                None, gettext("Too many requests from your network. Try again in %(n)d minutes.") % {"n": minutes}
+            )
+            response = self.form_invalid(form)
+            response.status_code = 429
+            response["Retry-After"] = str(per_ip.retry_after_seconds)
+            return response
+        # Per address: beyond the limit the answer is the same but no mail goes out (no mailbox flooding, no hint).
+        address = hashlib.sha256(form.cleaned_data["email"].casefold().encode()).hexdigest()[:32]
+        per_address = rate_limit_take(
+            name=f"password-reset:address:{address}",
+            rate=settings.MDR_PASSWORD_RESET_PER_HOUR_ADDRESS / 3600,
+            burst=settings.MDR_PASSWORD_RESET_PER_HOUR_ADDRESS,
+        )
+        if per_address is not None and not per_address.allowed:
+            audit_record(
+                actor=actor, action="auth.password_reset_throttled", target_type="user", data={"by": "address"}
+            )
+        else:
+            form.save(request=self.request, base_url=request_base_url(self.request))
+            audit_record(actor=actor, action="auth.password_reset_requested", target_type="user")
         return redirect(self.get_success_url())
 
 

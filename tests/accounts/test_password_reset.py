@@ -197,3 +197,28 @@ def test_a_mail_server_outage_gives_the_same_answer_not_an_error(acme, mail_serv
     response = acme.client().post("/password/reset/", {"email": "outage@acme.example"})
     # then
     assert response.status_code == 302 and response["Location"] == "/password/reset/done/"
+
+
+def test_reset_requests_are_limited_per_address_and_per_network(acme, mail_server, settings):
+    # given: two mails per address per hour, four requests per network per hour
+    settings.MDR_PASSWORD_RESET_PER_HOUR_ADDRESS = 2
+    settings.MDR_PASSWORD_RESET_PER_HOUR_IP = 4
+    with schema_context(acme.schema):
+        UserFactory(username="flood-csirt", role=Role.CSIRT, email="flood@acme.example")
+    client = acme.client()
+    # when: three requests for the same address
+    answers = [client.post("/password/reset/", {"email": "flood@acme.example"}) for _ in range(3)]
+    # then: the same answer each time, but only two mails
+    assert [a.status_code for a in answers] == [302, 302, 302]
+    assert len(mail_server.messages) == 2
+    # when: the network's fourth request, then a fifth
+    assert client.post("/password/reset/", {"email": "someone@acme.example"}).status_code == 302
+    refused = client.post("/password/reset/", {"email": "other@acme.example"})
+    # then: 429 with a clear message, and the throttling is audited
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "Too many requests" in refused.content.decode()
+    with schema_context(acme.schema):
+        throttled = list(
+            AuditEvent.objects.filter(action="auth.password_reset_throttled").values_list("data", flat=True)
+        )
+    assert sorted(d["by"] for d in throttled) == ["address", "ip"]
