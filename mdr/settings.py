@@ -289,6 +289,9 @@ MDR_ACK_LINK_HOURS = env.int("MDR_ACK_LINK_HOURS", default=72)
 MDR_DELIVERY_MAX_ATTEMPTS = env.int("MDR_DELIVERY_MAX_ATTEMPTS", default=5)
 MDR_DELIVERY_BACKOFF_SECONDS = env.int("MDR_DELIVERY_BACKOFF_SECONDS", default=30)
 MDR_DELIVERY_LEASE_SECONDS = env.int("MDR_DELIVERY_LEASE_SECONDS", default=60)
+# A report publication whose message was lost (Redis down, the rendering worker killed) is handed over again after
+# this lease (longer than a render: a doubled message finds the report locked and leaves it to the renderer).
+MDR_REPORT_PUBLISH_LEASE_SECONDS = env.int("MDR_REPORT_PUBLISH_LEASE_SECONDS", default=900)
 # Where the SOC is alerted when a customer's escalation ladder runs out without an acknowledgement.
 MDR_SOC_ALERT_EMAIL = env.str("MDR_SOC_ALERT_EMAIL", default=DEFAULT_FROM_EMAIL)
 # Account managers' SLA report: a customer below this overall compliance (or with a P1 breach) is "at risk".

@@ -21,12 +21,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mdr.audit.services import Actor, audit_record
-from mdr.jobs.services import due_work_schedule
+from mdr.jobs.services import due_work_cancel, due_work_schedule
 from reports.models import MonthlyReport, ReportFile, ReportState
 
 log = logging.getLogger(__name__)
 
 GENERATE_ACTOR = "report_generate_task"  # the due-work kind is the actor name
+PUBLISH_ACTOR = "report_publish_due_task"
 SCHEDULE_REF = "monthly"
 LANGUAGES = ("ja", "en")
 MAX_ITEMS, MAX_ITEM_CHARS = 30, 2000
@@ -178,16 +179,30 @@ def report_refresh_draft(*, report: MonthlyReport, actor: Actor, now: datetime |
 
 def report_publish_request(*, report: MonthlyReport, actor: Actor) -> MonthlyReport:
     """Freeze the draft for rendering; the ``reports`` queue renders, stores and publishes it."""
-    from reports.tasks import report_publish_task
-
     with transaction.atomic():
         report = _draft(report)
         report.state, report.publish_requested_by = ReportState.PUBLISHING, actor.name[:200]
         report.save(update_fields=["state", "publish_requested_by"])
         audit_record(actor=actor, action="report.publish_requested", target_type="report", target_id=report.pk)
         report_id = str(report.pk)
-        transaction.on_commit(lambda: report_publish_task.send(report_id))
+        # The lease: if the message is lost (Redis down, the rendering worker killed), the sweep hands it over again.
+        _publish_lease(report_id)
+        transaction.on_commit(lambda: _send_publish(report_id))
     return report
+
+
+def _publish_lease(report_id: str) -> None:
+    lease = timezone.now() + timedelta(seconds=settings.MDR_REPORT_PUBLISH_LEASE_SECONDS)
+    due_work_schedule(kind=PUBLISH_ACTOR, ref=report_id, due_at=lease)
+
+
+def _send_publish(report_id: str) -> None:
+    from reports.tasks import report_publish_task
+
+    try:
+        report_publish_task.send(report_id)
+    except Exception as exc:  # Redis down: the lease in the due-work index sends it later
+        log.warning("reports.publish.enqueue_failed", extra={"report": report_id, "error": str(exc)[:200]})
 
 
 def _pdf(report: MonthlyReport, *, draft: bool) -> bytes:
@@ -214,12 +229,27 @@ def report_preview_pdf(*, report: MonthlyReport) -> bytes:
 
 def report_publish(*, report_id, now: datetime | None = None) -> str:
     """Render, store and publish a report whose publication was requested (the ``reports`` actor). Idempotent: a
-    report no longer ``publishing`` is left alone. The row lock keeps a doubled message from rendering twice."""
+    report no longer ``publishing`` is left alone.
+
+    Two transactions, as for escalation deliveries. The first (committed at once) arms the lease in the due-work
+    index: if this process dies while rendering, its transaction dies with it (no file, still ``publishing``) and
+    the sweep hands the report over again when the lease runs out. The second holds the row lock across the render,
+    so a doubled message finds it locked, keeps the lease armed and leaves it to the renderer."""
     now = now or timezone.now()
+    report_id = str(report_id)
     with transaction.atomic():
-        report = MonthlyReport.objects.select_for_update().filter(pk=report_id).first()
-        if report is None or report.state != ReportState.PUBLISHING:
+        if not MonthlyReport.objects.filter(pk=report_id, state=ReportState.PUBLISHING).exists():
+            due_work_cancel(kind=PUBLISH_ACTOR, ref=report_id)
             return "skipped"
+        _publish_lease(report_id)
+    with transaction.atomic():
+        report = MonthlyReport.objects.select_for_update(skip_locked=True).filter(pk=report_id).first()
+        if report is None:
+            return "busy"  # another worker is rendering it; the lease covers its crash
+        if report.state != ReportState.PUBLISHING:
+            due_work_cancel(kind=PUBLISH_ACTOR, ref=report_id)
+            return "skipped"
+        log.info("reports.publish.rendering", extra={"report": report_id, "version": report.version})
         pdf = _pdf(report, draft=False)
         digest = hashlib.sha256(pdf).hexdigest()
         ReportFile.objects.create(report=report, pdf=pdf)
@@ -235,6 +265,7 @@ def report_publish(*, report_id, now: datetime | None = None) -> str:
         )
         from reports.tasks import report_notify_task
 
+        due_work_cancel(kind=PUBLISH_ACTOR, ref=report_id)
         report_pk = str(report.pk)
         transaction.on_commit(lambda: report_notify_task.send(report_pk))
     log.info("reports.publish.done", extra={"report": str(report.pk), "bytes": len(pdf)})
