@@ -21,6 +21,15 @@ if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured("SECRET_KEY must be set (DJANGO_DEBUG is off)")
     SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+# Production: neither debug nor a test run. Its defaults are the safe ones (https only, HSTS, encryption key needed).
+PRODUCTION = not (DEBUG or TESTING)
+
+# Keys (Fernet, urlsafe base64 of 32 bytes) encrypting secrets stored in the database (mdr/core/crypto.py); the first
+# encrypts, all decrypt (rotation: put the new key first, then `manage.py encryption_rotate`; docs/security.md).
+# Like SECRET_KEY, production refuses to start without it; debug and test runs derive one from SECRET_KEY.
+MDR_ENCRYPTION_KEYS = env.list("MDR_ENCRYPTION_KEYS", default=[])
+if not MDR_ENCRYPTION_KEYS and PRODUCTION:
+    raise ImproperlyConfigured("MDR_ENCRYPTION_KEYS must be set (DJANGO_DEBUG is off)")
 
 # Customers live at <slug>.<MDR_BASE_DOMAIN>; the provider console at MDR_BASE_DOMAIN itself.
 MDR_BASE_DOMAIN = env.str("MDR_BASE_DOMAIN", default="localhost")
@@ -170,6 +179,11 @@ MDR_PROVIDER_TOTP_REQUIRED = env.bool("MDR_PROVIDER_TOTP_REQUIRED", default=True
 # Password reset requests per hour: per e-mail address (beyond it no mail, same answer) and per client IP (429).
 MDR_PASSWORD_RESET_PER_HOUR_ADDRESS = env.int("MDR_PASSWORD_RESET_PER_HOUR_ADDRESS", default=3)
 MDR_PASSWORD_RESET_PER_HOUR_IP = env.int("MDR_PASSWORD_RESET_PER_HOUR_IP", default=20)
+# Sign-in lockout (mdr/accounts/lockout.py): failed passwords and codes per username and per client IP, per schema;
+# at the limit attempts get a 429 until the count drains (fully over MDR_LOGIN_LOCKOUT_SECONDS).
+MDR_LOGIN_MAX_FAILURES_USERNAME = env.int("MDR_LOGIN_MAX_FAILURES_USERNAME", default=5)
+MDR_LOGIN_MAX_FAILURES_IP = env.int("MDR_LOGIN_MAX_FAILURES_IP", default=50)
+MDR_LOGIN_LOCKOUT_SECONDS = env.int("MDR_LOGIN_LOCKOUT_SECONDS", default=900)
 OTP_TOTP_ISSUER = env.str("MDR_TOTP_ISSUER", default="MDR")
 # A code of the next time step is accepted (tolerance 1) but does not move the window for later logins.
 OTP_TOTP_SYNC = False
@@ -195,9 +209,16 @@ MDR_CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 SECURE_REFERRER_POLICY = "same-origin"
-# HSTS where the service is served over https (production); off by default so local http development works.
-SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+# Production is https only: http is redirected (not /readyz, for load balancers' probes), HSTS for a year on every
+# customer subdomain. Debug and test runs serve plain http. Behind a TLS-terminating proxy, trust its
+# X-Forwarded-Proto (DJANGO_BEHIND_TLS_PROXY=1) so requests are seen as https.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^readyz$"]
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ja", "日本語")]

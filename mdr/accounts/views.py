@@ -9,6 +9,7 @@ Every step is audited in the schema the user lives in.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 
 import django_otp
@@ -19,11 +20,11 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mdr.accounts import totp
+from mdr.accounts import lockout, totp
 from mdr.accounts.forms import LanguageForm, TenantPasswordResetForm, TokenForm, TotpRemoveForm, field_error
 from mdr.accounts.permissions import capability_required
 from mdr.accounts.services import AccountError, user_language_set
@@ -86,7 +87,38 @@ def _expired(request):
     return redirect("login")
 
 
+def _locked_out(request, locked: lockout.Lockout, *, username: str, step: str) -> str:
+    """Audit a refused attempt; the message the page shows (the caller answers 429 with Retry-After)."""
+    audit_record(
+        actor=Actor(type="anonymous", name="anonymous", ip_address=_ip(request)),
+        action="auth.locked_out",
+        target_type="user",
+        data={"username": username[:150], "by": locked.by, "step": step, "retry_after": locked.retry_after_seconds},
+    )
+    minutes = max(1, math.ceil(locked.retry_after_seconds / 60))
+    return ngettext(
+        "Too many failed sign-in attempts. Try again in %(n)d minute.",
+        "Too many failed sign-in attempts. Try again in %(n)d minutes.",
+        minutes,
+    ) % {"n": minutes}
+
+
+def _code_step_locked(request, user, form: TokenForm, step: str):
+    """Before a code is checked: a 429 page if the username or IP is locked out, else None."""
+    locked = lockout.login_lockout_get(username=user.username, ip=_ip(request))
+    if locked is None:
+        return None
+    form.add_error("token", _locked_out(request, locked, username=user.username, step=step))
+    return locked
+
+
+def _code_failed(request, user, result: totp.VerifyResult) -> None:
+    if result.outcome is totp.VerifyOutcome.WRONG:
+        lockout.login_failure_record(username=user.username, ip=_ip(request))
+
+
 def _complete_login(request, user, data: dict, device, *, enrolled: bool = False):
+    lockout.login_success_record(username=user.username, ip=_ip(request))
     login(request, user, backend=data["backend"])
     django_otp.login(request, device)
     request.session.pop(PENDING_KEY, None)
@@ -116,11 +148,24 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        # A locked-out username or IP is refused before the password is checked (a guess then tells nothing).
+        username = (request.POST.get("username") or "")[:150]
+        locked = lockout.login_lockout_get(username=username, ip=_ip(request))
+        if locked is None:
+            return super().post(request, *args, **kwargs)
+        messages.error(request, _locked_out(request, locked, username=username, step="password"))
+        response = self.render_to_response(self.get_context_data(form=self.get_form_class()(request)))
+        response.status_code = 429
+        response["Retry-After"] = str(locked.retry_after_seconds)
+        return response
+
     def form_valid(self, form):
         user = form.get_user()
         device = totp.totp_device_get(user)
         actor = Actor.from_principal(user, ip_address=_ip(self.request))
         if device is None and not totp.totp_required_for(user):
+            lockout.login_success_record(username=user.username, ip=_ip(self.request))
             response = super().form_valid(form)
             audit_record(
                 actor=actor, action="auth.login", target_type="user", target_id=user.pk, data={"second_factor": None}
@@ -141,6 +186,7 @@ class LoginView(auth_views.LoginView):
             target_type="user",
             data={"username": username},
         )
+        lockout.login_failure_record(username=username, ip=_ip(self.request))
         return super().form_invalid(form)
 
 
@@ -153,7 +199,10 @@ def login_verify(request):
         return _expired(request)
     form = TokenForm(request.POST if request.method == "POST" else None)
     status = 200
-    if form.is_bound:
+    locked = _code_step_locked(request, user, form, "totp") if form.is_bound else None
+    if locked is not None:
+        status = 429
+    elif form.is_bound:
         status = 400
         if form.is_valid():
             result = totp.totp_verify(
@@ -163,8 +212,12 @@ def login_verify(request):
                 return _complete_login(request, user, data, result.device)
             if result.outcome is totp.VerifyOutcome.NO_DEVICE:
                 return _expired(request)
+            _code_failed(request, user, result)
             status = _token_error(form, result)
-    return render(request, "registration/login_verify.html", {"form": form, "pending_user": user}, status=status)
+    response = render(request, "registration/login_verify.html", {"form": form, "pending_user": user}, status=status)
+    if locked is not None:
+        response["Retry-After"] = str(locked.retry_after_seconds)
+    return response
 
 
 @never_cache
@@ -178,7 +231,10 @@ def login_enrol(request):
     device = totp.totp_enrolment_device(user)
     form = TokenForm(request.POST if request.method == "POST" else None)
     status = 200
-    if form.is_bound:
+    locked = _code_step_locked(request, user, form, "totp_enrol") if form.is_bound else None
+    if locked is not None:
+        status = 429
+    elif form.is_bound:
         status = 400
         if form.is_valid():
             result = totp.totp_enrol_confirm(
@@ -186,9 +242,12 @@ def login_enrol(request):
             )
             if result.ok:
                 return _complete_login(request, user, data, result.device, enrolled=True)
+            _code_failed(request, user, result)
             status = _token_error(form, result)
     response = render(request, "registration/login_enrol.html", _enrol_context(device, form), status=status)
     response["Cache-Control"] = "private, no-store"
+    if locked is not None:
+        response["Retry-After"] = str(locked.retry_after_seconds)
     return response
 
 

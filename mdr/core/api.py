@@ -26,6 +26,19 @@ class AutoSchema(openapi.AutoSchema):
             return qualname.split(".")[0].removesuffix("Api") + name
         return name
 
+    def get_operation_id(self):
+        # A view serving both the collection and ``.../{id}``: its item GET is a retrieve, not a second list.
+        operation_id = super().get_operation_id()
+        if self.method == "GET" and self.path.rstrip("/").endswith("}") and operation_id.endswith("_list"):
+            operation_id = operation_id.removesuffix("_list") + "_retrieve"
+        return operation_id
+
+    def is_excluded(self):
+        # Methods a view answers only on its item path (``item_only_methods``) are not offered on the collection.
+        if self.method in getattr(self.view, "item_only_methods", ()) and not self.path.rstrip("/").endswith("}"):
+            return True
+        return super().is_excluded()
+
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "mdr.accounts.authentication.ApiKeyAuthentication"

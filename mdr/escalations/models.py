@@ -6,6 +6,8 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from mdr.core.crypto import EncryptedCharField, EncryptedURLField
+
 
 class Contact(models.Model):
     """A person or duty desk of the customer's CSIRT, reachable on one or more channels. Never deleted (deliveries
@@ -17,11 +19,12 @@ class Contact(models.Model):
     phone = models.CharField(max_length=50, blank=True)
     language = models.CharField(max_length=2, default="ja")
     webhook_url = models.URLField(blank=True)
-    webhook_secret = models.CharField(max_length=100, blank=True)
-    webhook_secret_previous = models.CharField(max_length=100, blank=True, help_text="still signed with until")
+    # Secrets are encrypted at rest (mdr/core/crypto.py): signing secrets, and chat URLs (they carry a bearer secret).
+    webhook_secret = EncryptedCharField(max_length=100, blank=True)
+    webhook_secret_previous = EncryptedCharField(max_length=100, blank=True, help_text="still signed with until")
     webhook_secret_previous_until = models.DateTimeField(null=True, blank=True)
-    slack_webhook_url = models.URLField(blank=True)
-    teams_webhook_url = models.URLField(blank=True)
+    slack_webhook_url = EncryptedURLField(blank=True)
+    teams_webhook_url = EncryptedURLField(blank=True)
     pgp_public_key = models.TextField(blank=True, help_text="ASCII-armoured; e-mail to this contact is encrypted")
     pgp_fingerprint = models.CharField(max_length=64, blank=True)
     valid_until = models.DateField(null=True, blank=True)

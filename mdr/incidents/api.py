@@ -254,6 +254,7 @@ class CustomerIncidentActionsApi(APIView):
 
     permission_classes = [HasCapability]
     required_capability = "alert.read"
+    item_only_methods = ("PATCH",)  # the collection path answers PATCH with 404: not in the schema
 
     class InputSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=ActionStatus.choices)
