@@ -113,7 +113,7 @@ def _code_step_locked(request, user, form: TokenForm, step: str):
 
 
 def _code_failed(request, user, result: totp.VerifyResult) -> None:
-    if result.outcome is totp.VerifyOutcome.WRONG:
+    if result.outcome in (totp.VerifyOutcome.WRONG, totp.VerifyOutcome.THROTTLED):
         lockout.login_failure_record(username=user.username, ip=_ip(request))
 
 

@@ -12,6 +12,15 @@ from django.utils import timezone
 from mdr.audit.models import ActorType, AuditEvent
 from mdr.audit.selectors import GENESIS_HASH, canonical_content
 
+# The chain's anchor in public (migration 0003), moved in the same transaction as each row: verify_audit compares the
+# chain's end with it, so deleted last rows are seen too. Keyed by the schema's oid (a recreated schema starts anew).
+HEAD_ADVANCE = """
+INSERT INTO public.audit_chain_head (schema_oid, schema_name, last_id, last_hash, row_count)
+VALUES ((SELECT oid FROM pg_namespace WHERE nspname = current_schema()), current_schema(), %s, %s, 1)
+ON CONFLICT (schema_oid) DO UPDATE SET last_id = EXCLUDED.last_id, last_hash = EXCLUDED.last_hash,
+    row_count = audit_chain_head.row_count + 1, updated_at = now()
+"""
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -72,4 +81,6 @@ def audit_record(
         )
         event.hash = hashlib.sha256((prev_hash + canonical_content(event)).encode()).hexdigest()
         event.save(force_insert=True)
+        with connection.cursor() as cursor:
+            cursor.execute(HEAD_ADVANCE, [event.pk, event.hash])
     return event
