@@ -13,6 +13,8 @@ from mdr.urls_common import urlpatterns as common
 from reports import api as reports_api
 from tenants import api as tenants_api
 
+handler404 = "mdr.core.api.not_found"
+
 urlpatterns = [
     *common,
     *api_docs("mdr.urls_public"),

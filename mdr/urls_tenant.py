@@ -12,6 +12,8 @@ from mdr.urls_common import api_docs
 from mdr.urls_common import urlpatterns as common
 from reports import api as reports_api
 
+handler404 = "mdr.core.api.not_found"
+
 urlpatterns = [
     *common,
     *api_docs("mdr.urls_tenant"),

@@ -128,12 +128,16 @@ class ProviderReportApi(ProviderCustomerApi):
         customer_actions = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
 
     @extend_schema(responses=ReportDetailSerializer)
-    def get(self, request, slug: str, report_id: str):
+    def get(self, request, slug: str, report_id: str, action: str = ""):
+        if action:  # the action URL shares this view; actions are POSTs
+            raise NotFound("Actions are POST requests.")
         with self.customer(slug, view_action="provider.report.view"):
             return Response(ReportDetailSerializer(_get(report_id)).data)
 
     @extend_schema(request=EditSerializer, responses=ReportDetailSerializer)
-    def patch(self, request, slug: str, report_id: str):
+    def patch(self, request, slug: str, report_id: str, action: str = ""):
+        if action:
+            raise NotFound("Actions are POST requests.")
         data = self.EditSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         with self.customer(slug), _errors():

@@ -46,7 +46,7 @@ class UserListApi(APIView):
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         username = serializers.CharField()
-        email = serializers.EmailField()
+        email = serializers.CharField(help_text="may be empty")
         role = serializers.CharField()
         is_active = serializers.BooleanField()
 

@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from django.utils import timezone as dj_timezone
 from django_tenants.utils import schema_context
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -29,6 +29,7 @@ from mdr.alerts.parsing import BodyError, Limits, parse_body, read_body
 from mdr.alerts.selectors import DEFAULT_PAGE, MAX_PAGE, FilterError, alert_filters_from_params, alert_get, alert_list
 from mdr.alerts.services import IdempotencyConflict, IdempotencyRequest, alert_ingest
 from mdr.audit.services import Actor, audit_record
+from mdr.core.api import ERROR_BODY
 from mdr.core.provider_api import ProviderCustomerApi
 from mdr.core.ratelimit import rate_limit_take
 from tenants.selectors import customer_get
@@ -157,7 +158,11 @@ class AlertCollectionApi(_TenantReadMixin, APIView):
                     "rejected": serializers.ListField(child=serializers.DictField()),
                     "alerts": serializers.ListField(child=serializers.DictField()),
                 },
-            )
+            ),
+            409: OpenApiResponse(ERROR_BODY, description="Idempotency-Key used before with a different body"),
+            413: OpenApiResponse(ERROR_BODY, description="body, item or item count over the limit"),
+            415: OpenApiResponse(ERROR_BODY, description="Content-Type or Content-Encoding not accepted"),
+            429: OpenApiResponse(ERROR_BODY, description="rate limit exceeded; see Retry-After"),
         },
     )
     def post(self, request):

@@ -6,7 +6,7 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -44,7 +44,15 @@ def _parse_time(value: str, field: str) -> datetime:
         raise FilterError(field, _("not an ISO 8601 time: %(value)s") % {"value": repr(value[:40])}) from None
     if parsed.tzinfo is None:
         raise FilterError(field, _("time needs a UTC offset (e.g. 2026-11-01T00:00:00+09:00 or ...Z)"))
-    return parsed
+    return _as_utc(parsed, field)
+
+
+def _as_utc(when: datetime, field: str) -> datetime:
+    """In UTC: PostgreSQL refuses offsets beyond 15:59 that Python accepts (up to 24 h)."""
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise FilterError(field, _("time out of range")) from None
 
 
 def _csv(value: str | None) -> list[str]:
@@ -100,8 +108,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, pk = text.split("|", 1)
-        return datetime.fromisoformat(when), uuid.UUID(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        parsed = datetime.fromisoformat(when)
+        if parsed.tzinfo is None:
+            raise ValueError(when)
+        return parsed.astimezone(UTC), uuid.UUID(pk)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise FilterError("cursor", _("invalid cursor; use the next_cursor of a previous page")) from None
 
 

@@ -14,7 +14,7 @@ from django.db import connection
 from django.http import Http404
 from django.utils import timezone as dj_timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -100,7 +100,12 @@ class _ScopeApi(ProviderCustomerApi):
 class ContractApi(_ScopeApi):
     """The customer's contract and all its versions (newest last)."""
 
-    @extend_schema(responses=VersionSerializer(many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "Contract",
+            {"name": serializers.CharField(allow_null=True), "versions": VersionSerializer(many=True)},
+        )
+    )
     def get(self, request, slug: str):
         with self.customer(slug, view_action="provider.contract.view"):
             contract = selectors.contract_current()
@@ -182,7 +187,8 @@ class ImportResultSerializer(serializers.Serializer):
 
 def _upload_rows(request) -> list[dict]:
     if request.content_type.split(";")[0].strip() == "application/json":
-        rows = request.data if isinstance(request.data, list) else request.data.get("rows")
+        data = request.data
+        rows = data if isinstance(data, list) else data.get("rows") if isinstance(data, dict) else None
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ValidationError({"rows": ["a JSON list of objects (or {'rows': [...]})"]})
         return rows
