@@ -774,7 +774,10 @@ def _meter_hosts(wanted: list) -> dict[tuple[date, str], bool]:
         return result
     with connection.cursor() as cursor:
         for month in sorted({m for _, _, m, *_ in new}):
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"scope:meter:{month}"])
+            # The schema is part of the key: customers metering the same month never wait on each other.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"scope:meter:{connection.schema_name}:{month}"]
+            )
     counts: dict[tuple[date, str], int] = {}
     for month, counted_kind in MeteredHost.objects.filter(
         month__in={m for _, _, m, *_ in new}, over_limit=False
