@@ -32,9 +32,7 @@ def _wait_log(proc, text: str, timeout: float) -> bool:
     return False
 
 
-def test_a_report_render_interrupted_by_a_killed_worker_publishes_once(
-    committed_customer, tmp_path, django_db_blocker
-):
+def test_a_report_render_interrupted_by_a_killed_worker_publishes_once(committed_customer, tmp_path, django_db_blocker):
     env = process_env(MDR_REPORT_PUBLISH_LEASE_SECONDS="3", MDR_SCHEDULER_INTERVAL_SECONDS="0.5")
     today = date.today()
     last_month = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
