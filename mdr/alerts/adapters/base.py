@@ -45,6 +45,7 @@ SEVERITY_NAMES = {
 # Sanity window for event times: anything outside is a broken clock or a broken payload, not an alert.
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 LATEST_AHEAD = timedelta(days=1)
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
 
 MAX_TITLE = 500
 MAX_TEXT = 10_000
@@ -103,6 +104,9 @@ class NormalizedAlert:
             errors["severity"] = [f"severity_id must be 0-6, got {self.severity_id!r}"]
         if not isinstance(self.observed_at, datetime) or self.observed_at.tzinfo is None:
             errors["observed_at"] = ["time must be timezone-aware"]
+        elif abs(self.observed_at.utcoffset()) > MAX_UTC_OFFSET:
+            # Python takes offsets up to 24 h; PostgreSQL (and every real time zone) stays within 15:59.
+            errors["observed_at"] = [f"UTC offset of {self.observed_at.isoformat()} is out of range (up to 15:59)"]
         if not self.title or not str(self.title).strip():
             errors["title"] = ["title is empty"]
         if errors:
