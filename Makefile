@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := $(PY) tools/services.py exec --
 
-.PHONY: run test lint fmt messages migrate bench services-stop clean
+.PHONY: run test test-fuzz lint fmt messages migrate bench services-stop clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -23,6 +23,10 @@ run: venv
 test: venv
 	@$(SERVICES) $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest ran no tests: failing" >&2; exit 1; fi; exit $$rc
+
+# The long fuzz run (not part of `make test`, which runs the same tests with a dozen examples per operation).
+test-fuzz: venv
+	@MDR_FUZZ_EXAMPLES=$${MDR_FUZZ_EXAMPLES:-100} $(SERVICES) $(PY) -m pytest -s tests/fuzz $(PYTEST_ARGS)
 
 migrate: venv
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(SERVICES) $(PY) manage.py migrate_all
