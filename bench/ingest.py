@@ -42,6 +42,7 @@ Prints readable figures, then as the last line one JSON object with every figure
 from __future__ import annotations
 
 import argparse
+import base64
 import cProfile
 import http.client
 import io
@@ -92,7 +93,9 @@ REDIS_URL = _url_with_path(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0
 # What the server (and this process, for its small Django steps) runs with: production settings.
 SERVER_ENV = {
     "DJANGO_DEBUG": "0",
+    "DJANGO_SECURE_SSL_REDIRECT": "0",  # plain http on the loopback
     "SECRET_KEY": os.environ.get("MDR_BENCH_SECRET_KEY") or secrets.token_urlsafe(48),
+    "MDR_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     "DATABASE_URL": DATABASE_URL,
     "REDIS_URL": REDIS_URL,
     "MDR_DRAMATIQ_NAMESPACE": "mdr-bench",

@@ -194,7 +194,9 @@ def main() -> None:
         DJANGO_DEBUG="0",
         MDR_STATIC_FROM_FINDERS="1",
         DJANGO_SECURE_COOKIES="0",
+        DJANGO_SECURE_SSL_REDIRECT="0",  # plain http on the loopback
         SECRET_KEY="bench-portal-only-" + "k" * 40,
+        MDR_ENCRYPTION_KEYS="YmVuY2gtcG9ydGFsLW9ubHktZW5jcnlwdGlvbi1rZXk=",
     )
     logs = Path(tempfile.mkdtemp(prefix="mdr-bench-portal-"))
     web, port = start_web(env, logs, workers=2, threads=4)
