@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := $(PY) tools/services.py exec --
 
-.PHONY: run test test-fuzz lint fmt messages migrate bench services-stop clean
+.PHONY: run test test-fuzz test-reliability lint fmt messages migrate bench services-stop clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -27,6 +27,11 @@ test: venv
 # The long fuzz run (not part of `make test`, which runs the same tests with a dozen examples per operation).
 test-fuzz: venv
 	@MDR_FUZZ_EXAMPLES=$${MDR_FUZZ_EXAMPLES:-100} $(SERVICES) $(PY) -m pytest -s tests/fuzz $(PYTEST_ARGS)
+
+# The whole fault suite (tests/reliability/), with the slow ones `make test` skips (a private PostgreSQL cluster
+# restarted under load). Needs PostgreSQL 15's server binaries (/usr/lib/postgresql/15/bin); docs/reliability.md.
+test-reliability: venv
+	@MDR_SLOW_RELIABILITY=1 $(SERVICES) $(PY) -m pytest -s tests/reliability $(PYTEST_ARGS)
 
 migrate: venv
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(SERVICES) $(PY) manage.py migrate_all

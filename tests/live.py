@@ -209,3 +209,67 @@ def request(
     except ValueError:
         parsed = None
     return HttpResult(status=response.status, headers={k.lower(): v for k, v in response.getheaders()}, body=parsed)
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass
+class PrivatePostgres:
+    """A private PostgreSQL cluster (initdb in a tmp dir, a free port) for tests that stop and start the database
+    server. Never the machine's server on 5432: other test runs use it. Run as an unprivileged user when root."""
+
+    data: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/mdr"
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(PG_BIN / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "mdrpg", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "server.log"), "-w", "-t", "60", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        import shutil
+
+        if (self.data / "postmaster.pid").exists():
+            self.stop()
+        shutil.rmtree(self.data.parent, ignore_errors=True)
+
+
+def start_postgres() -> PrivatePostgres:
+    """initdb and start a private cluster in a new directory under the system temp dir (readable by the
+    unprivileged user, unlike pytest's tmp_path); ``PrivatePostgres.remove`` stops it and deletes the directory."""
+    import shutil
+    import tempfile
+
+    pg = PrivatePostgres(data=Path(tempfile.mkdtemp(prefix="mdr-pg-")) / "pgdata", port=free_port())
+    pg.data.mkdir()
+    if os.geteuid() == 0:
+        if subprocess.run(["id", "-u", "mdrpg"], capture_output=True).returncode != 0:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "mdrpg"], check=True
+            )
+        for path in (pg.data.parent, pg.data):
+            shutil.chown(path, user="mdrpg")
+    pg._run("initdb", "-D", str(pg.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+    with open(pg.data / "postgresql.conf", "a") as conf:
+        conf.write(
+            f"\nport = {pg.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
+            "max_connections = 100\nmax_locks_per_transaction = 256\nfsync = off\n"
+        )
+    pg.start()
+    import psycopg
+
+    with psycopg.connect(pg.url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "mdr"')
+    return pg
