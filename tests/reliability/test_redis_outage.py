@@ -1,8 +1,10 @@
-"""Redis stopped during ingestion and started again: every accepted alert is processed, none twice.
+"""Redis stopped during ingestion and started again: every accepted alert is processed, none twice, and the
+incident they form is made once and notified once.
 
 Real processes (gunicorn, a dramatiq worker, the scheduler running the outbox relay) against the test database
 and a private Redis server that the test kills and restarts empty (no persistence: queued messages are lost
-too, the worst case).
+too, the worst case). The customer's contract covers every host and its matrix escalates P3 and above without an
+analyst to a webhook receiver that deduplicates on ``webhook-id`` (tests/reliability/receivers.py).
 """
 
 import json
@@ -12,9 +14,14 @@ import pytest
 from django_tenants.utils import schema_context
 
 from mdr.alerts.models import Alert
+from mdr.audit.services import Actor
+from mdr.escalations.models import Contact, Delivery
+from mdr.escalations.services import matrix_publish
+from mdr.incidents.models import Incident
 from mdr.jobs.models import FailedJob, Outbox
 from tests.alerts.test_ingest_api import native
 from tests.live import free_port, process_env, request, start_redis, start_scheduler, start_web, start_worker
+from tests.reliability.receivers import DedupReceiver
 
 
 @pytest.fixture
@@ -23,6 +30,7 @@ def stack(committed_customer, tmp_path):
     redis = start_redis(redis_port, tmp_path)
     env = process_env(
         REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        MDR_WEBHOOK_ALLOW_PRIVATE="1",
         MDR_SCHEDULER_INTERVAL_SECONDS="0.5",
         MDR_OUTBOX_RESEND_AFTER_SECONDS="1",
         MDR_OUTBOX_REDELIVER_AFTER_SECONDS="5",
@@ -64,8 +72,34 @@ def _wait_processed(tenant, blocker, expected: int, timeout: float, stack) -> in
     raise AssertionError(f"{done}/{expected} processed after {timeout}s\n{logs}")
 
 
-def test_accepted_alerts_survive_a_redis_outage(stack, committed_customer, django_db_blocker):
+def _escalating_customer(tenant, receiver: DedupReceiver) -> None:
+    """Every host in scope; incidents of P3 and above escalated at once (``auto``) to the receiver."""
+    from django.utils import timezone
+
+    from mdr.scope import services as scope
+    from mdr.scope.selectors import contract_current
+
+    actor = Actor.system("tests")
+    with schema_context(tenant.schema):
+        draft = scope.version_draft_create(actor=actor, contract=contract_current())
+        scope.scope_items_import(actor=actor, version=draft, rows=[{"kind": "host", "value": "*"}])
+        scope.version_publish(actor=actor, version=draft, effective_date=timezone.now().date())
+        duty = Contact.objects.create(name="duty", webhook_url=receiver.url(), webhook_secret=receiver.secret)
+        levels = [{"contacts": [duty.pk], "channels": ["webhook"], "wait_minutes": 30}]
+        matrix_publish(actor=actor, rules=[{"min_priority": "P3", "auto": True, "levels": levels}])
+
+
+@pytest.fixture
+def receiver():
+    r = DedupReceiver()
+    yield r
+    r.down()
+
+
+def test_accepted_alerts_survive_a_redis_outage(stack, committed_customer, receiver, django_db_blocker):
     tenant = committed_customer
+    with django_db_blocker.unblock():
+        _escalating_customer(tenant, receiver)
     # given: a working pipeline
     assert _post(stack, tenant, 0, 50).status == 202
     _wait_processed(tenant, django_db_blocker, 50, 30, stack)
@@ -92,3 +126,13 @@ def test_accepted_alerts_survive_a_redis_outage(stack, committed_customer, djang
             time.sleep(0.2)
         assert not pending.exists()
         assert not FailedJob.objects.filter(schema_name=tenant.schema).exists()
+        # the alerts (one host) formed one incident, escalated once: one delivery, one notice at the receiver
+        with schema_context(tenant.schema):
+            assert Incident.objects.count() == 1
+            assert Alert.objects.filter(incident_id__isnull=False).count() == 250
+            deliveries = list(Delivery.objects.all())
+    assert len(deliveries) == 1
+    deadline = time.monotonic() + 20
+    while not receiver.notices and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list(receiver.notices) == [deliveries[0].message_id]
