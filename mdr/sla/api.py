@@ -118,7 +118,8 @@ class CalendarStoreApi(ProviderCustomerApi):
 
         with self.customer(slug):
             if request.content_type.startswith("text/calendar"):
-                base = StoredCalendar.objects.filter(pk=request.query_params.get("base") or 0).first()
+                base_id = request.query_params.get("base") or "0"
+                base = StoredCalendar.objects.filter(pk=base_id).first() if base_id.isdigit() else None
                 if base is None:
                     raise ValidationError({"base": ["the id of the stored calendar the holidays are added to"]})
                 try:
@@ -129,7 +130,8 @@ class CalendarStoreApi(ProviderCustomerApi):
                 spec["extra_holidays"] = sorted({*spec.get("extra_holidays", []), *(d.isoformat() for d in days)})
                 name = request.query_params.get("name") or base.name
             else:
-                name, spec = request.data.get("name"), request.data.get("spec")
+                data = request.data if isinstance(request.data, dict) else {}
+                name, spec = data.get("name"), data.get("spec")
                 if not name or not isinstance(spec, dict):
                     raise ValidationError({"spec": ['{"name": ..., "spec": BusinessCalendar.to_dict()}']})
             try:

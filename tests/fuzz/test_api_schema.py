@@ -141,3 +141,35 @@ def test_enough_cases_were_generated():
     if set(CASES) != {"provider-session", "customer-session", "customer-key"}:
         pytest.skip("the schemathesis tests above did not all run")
     assert sum(CASES.values()) >= MIN_CASES, dict(CASES)
+
+
+@pytest.mark.parametrize("body", [b"1.5", b"[]", b'"text"', b"null", b"true", b"[{}]"])
+def test_json_bodies_that_are_not_objects_are_4xx_everywhere(provider_client, provider_admin, acme, body):
+    """Every operation that takes a body, given JSON that is not an object: a 4xx, never a 500 from ``.get``."""
+    from django.urls import get_resolver
+
+    login(provider_client, *provider_admin)
+    client = acme.client()
+    login(client, acme.admin_username, acme.admin_password)
+    for test_client, urlconf in ((provider_client, "mdr.urls_public"), (client, "mdr.urls_tenant")):
+        for pattern in get_resolver(urlconf).url_patterns:
+            route = str(getattr(pattern, "pattern", ""))
+            if not route.startswith("api/") or "schema" in route or "docs" in route:
+                continue
+            path = "/" + route.replace("<slug:slug>", "acme")
+            for name in ("<int:", "<str:", "<uuid:"):
+                while name in path:
+                    start = path.index(name)
+                    value = "1" if name == "<int:" else "00000000-0000-0000-0000-000000000000"
+                    path = path[:start] + value + path[path.index(">", start) + 1 :]
+            for method in ("post", "put", "patch"):
+                response = getattr(test_client, method)(path, data=body, content_type="application/json")
+                assert response.status_code < 500, (method, path, body, response.content[:300])
+
+
+def test_calendar_upload_with_a_base_that_is_not_an_id_is_400(provider_client, provider_admin, acme):
+    login(provider_client, *provider_admin)
+    response = provider_client.post(
+        "/api/provider/customers/acme/sla/calendars?base=abc", data=b"BEGIN:VCALENDAR", content_type="text/calendar"
+    )
+    assert response.status_code == 400, response.content[:300]
