@@ -1,5 +1,5 @@
-"""The fault suite: the fast tests run in ``make test``; those marked ``slow_reliability`` (a private PostgreSQL
-cluster built from scratch, longer outages) run only with ``MDR_SLOW_RELIABILITY=1`` (``make test-reliability``)."""
+"""The fault suite: every test here runs in ``make test`` unless marked ``slow_reliability`` (longer outages, none
+yet), which run only with ``MDR_SLOW_RELIABILITY=1`` (``make test-reliability``, which runs the whole suite)."""
 
 import os
 
