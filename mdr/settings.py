@@ -317,6 +317,10 @@ MDR_REPORT_PUBLISH_LEASE_SECONDS = env.int("MDR_REPORT_PUBLISH_LEASE_SECONDS", d
 MDR_SOC_ALERT_EMAIL = env.str("MDR_SOC_ALERT_EMAIL", default=DEFAULT_FROM_EMAIL)
 # Account managers' SLA report: a customer below this overall compliance (or with a P1 breach) is "at risk".
 MDR_SLA_AT_RISK_PCT = env.float("MDR_SLA_AT_RISK_PCT", default=95.0)
+# Console customer list: health rows are recomputed this long after the first change (a burst costs one refresh),
+# and an open SLA timer whose deadline is this close counts as "at risk".
+MDR_HEALTH_REFRESH_DELAY_SECONDS = env.int("MDR_HEALTH_REFRESH_DELAY_SECONDS", default=30)
+MDR_HEALTH_AT_RISK_MINUTES = env.int("MDR_HEALTH_AT_RISK_MINUTES", default=60)
 # Provider branding on the monthly reports: name, logo (a file under static/ or a data: URI), primary colour.
 MDR_REPORT_BRANDING = {
     "name": env.str("MDR_REPORT_BRAND_NAME", default="MDR Service"),

@@ -338,6 +338,10 @@ def alert_batch_process(*, outbox_id: int) -> str:
                 .order_by("pk")
             )
             run_pipeline(alerts)
+            if alerts:
+                from mdr.jobs.health import customer_health_touch
+
+                customer_health_touch()  # the console's customer list: one coalesced refresh per burst
             Outbox.objects.filter(pk=outbox_id).update(processed_at=timezone.now(), last_error="")
         return "done"
     except Exception as exc:

@@ -8,6 +8,7 @@ Actions are POST-redirect-GET; a refused action renders the page again (400) wit
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -30,16 +31,44 @@ QUEUE_LIMIT = 200
 QUEUE_PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
+HOME_PAGE_SIZE = 100
+
+
 @capability_required("customer.list")
 def home(request):
-    from mdr.jobs.selectors import open_request_counts
+    """Every customer with its health at a glance, most urgent first (or by name), optionally only those that need
+    attention. Public queries only, whatever the number of customers: the customers with the rollup the workers
+    keep (``CustomerHealth``) and their domains, the SLA timer counts from the public timer index, the open-request
+    count; no customer schema is entered."""
+    from django.core.paginator import Paginator
+
+    from mdr.jobs.selectors import customer_health_list, open_request_counts
 
     can_manage_contracts = has_capability(request.user, "contract.manage")
+    rows = customer_health_list()
+    attention_total = sum(1 for row in rows if row.needs_attention)
+    attention_only = request.GET.get("attention") == "1"
+    sort = "name" if request.GET.get("sort") == "name" else "attention"
+    search = request.GET.get("q", "").strip()[:100]
+    if attention_only:
+        rows = [row for row in rows if row.needs_attention]
+    if search:
+        needle = search.lower()
+        rows = [row for row in rows if needle in row.customer.name.lower() or needle in row.customer.slug]
+    if sort == "name":
+        rows.sort(key=lambda row: row.customer.name.lower())
+    page = Paginator(rows, HOME_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "console/home.html",
         {
-            "customers": customer_list().prefetch_related("domains"),
+            "page": page,
+            "rows": page.object_list,
+            "attention_only": attention_only,
+            "attention_total": attention_total,
+            "sort": sort,
+            "search": search,
+            "at_risk_minutes": settings.MDR_HEALTH_AT_RISK_MINUTES,
             "can_manage_contracts": can_manage_contracts,
             "pending_proposals": open_request_counts()["proposal"] if can_manage_contracts else 0,
             "can_onboard": has_capability(request.user, "customer.onboard"),

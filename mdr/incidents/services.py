@@ -28,6 +28,7 @@ from mdr.incidents.models import (
     RecommendedAction,
     Visibility,
 )
+from mdr.jobs.health import customer_health_touch
 from mdr.jobs.models import OpenRequestIndex, OpenRequestKind
 from mdr.sla.models import OPEN_STATES as TIMER_OPEN_STATES
 from mdr.sla.models import SlaTimer, TimerState
@@ -270,6 +271,7 @@ def incident_create(*, actor: Actor, title: str, alerts: list[Alert], at: dateti
         _event(incident, "created", actor, at, by_hand=True)
         _detach(alerts, actor, at)
         _attach(incident, alerts, actor, at)
+        customer_health_touch()  # the console's customer list (coalesced refresh)
         audit_record(
             actor=actor,
             action="incident.create",
@@ -361,6 +363,7 @@ def incident_transition(
             old=previous,
             new=to,
         )
+        customer_health_touch()  # the console's customer list (coalesced refresh)
         audit_record(
             actor=actor,
             action="incident.transition",
@@ -410,6 +413,7 @@ def incident_set_priority(
             old=old,
             new={"priority": incident.priority, "severity_id": incident.severity_id},
         )
+        customer_health_touch()  # the console's customer list (coalesced refresh)
         audit_record(
             actor=actor,
             action="incident.priority",
@@ -473,6 +477,7 @@ def incident_merge(
         )
         _event(source, "merged", actor, at, text=reason.strip()[:2000], into=str(target.pk))
         _event(target, "merged_in", actor, at, text=reason.strip()[:2000], source=str(source.pk))
+        customer_health_touch()  # the console's customer list (coalesced refresh)
         audit_record(
             actor=actor,
             action="incident.merge",

@@ -94,7 +94,13 @@ class TimerIndex(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["schema_name", "timer_id"], name="%(app_label)s_%(class)s_unique"),
         ]
-        indexes = [models.Index(fields=["deadline"], name="jobs_timerindex_deadline_idx")]
+        indexes = [
+            models.Index(fields=["deadline"], name="jobs_timerindex_deadline_idx"),
+            # The console's health counts: breached timers are few, and a paused one has no deadline to index.
+            models.Index(
+                fields=["schema_name"], name="jobs_timerindex_breached_idx", condition=models.Q(breached=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.metric} {self.priority} @{self.schema_name} due {self.deadline}"
@@ -163,3 +169,23 @@ class OffboardingRun(models.Model):
 
     def __str__(self) -> str:
         return f"offboard {self.customer_id} {self.state}"
+
+
+class CustomerHealth(models.Model):
+    """One customer's health at a glance, for the console's customer list without entering 2,000 schemas: figures
+    computed inside the customer's schema by a worker (``customer_health_refresh``, a few aggregate queries) and
+    upserted here. Counts and times only, no alert content (DESIGN.md §3). Refreshed through the due-work index
+    (one pending row per customer, so a burst of alerts costs one refresh) after alert batches, incident changes,
+    log-source silence and contract publication; SLA timers at risk or breached are not stored here but read live
+    from ``TimerIndex``."""
+
+    customer = models.OneToOneField("tenants.Customer", on_delete=models.CASCADE, related_name="health")
+    open_incidents = models.PositiveIntegerField(default=0)
+    open_p1 = models.PositiveIntegerField(default=0)
+    last_alert_at = models.DateTimeField(null=True, blank=True, help_text="newest alert received")
+    silent_sources = models.PositiveIntegerField(default=0, help_text="open coverage degradations")
+    contract_end = models.DateField(null=True, blank=True, help_text="the current contract's end; null: open-ended")
+    refreshed_at = models.DateTimeField(null=True, blank=True, help_text="null: never computed (backfilled row)")
+
+    def __str__(self) -> str:
+        return f"health of {self.customer_id} @ {self.refreshed_at}"

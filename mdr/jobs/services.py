@@ -89,12 +89,27 @@ def outbox_prune(*, older_than: timedelta = timedelta(days=7)) -> int:
     return deleted
 
 
-def due_work_schedule(*, kind: str, ref: str, due_at, schema_name: str | None = None) -> None:
-    """Schedule (or move) the single due-work row of ``(tenant, kind, ref)``; ``kind`` is the handling actor."""
+def due_work_schedule(
+    *, kind: str, ref: str, due_at, schema_name: str | None = None, keep_existing: bool = False
+) -> None:
+    """Schedule (or move) the single due-work row of ``(tenant, kind, ref)``; ``kind`` is the handling actor.
+
+    ``keep_existing``: leave a pending row as it is (``ON CONFLICT DO NOTHING``: no write and no row lock held to
+    the end of the caller's transaction). A coalescing request ("refresh within 30 s") uses it: moving the row
+    would let a steady stream of requests push it ahead forever, and locking it would serialise every transaction
+    of the customer that asks."""
     schema = schema_name or connection.schema_name
     if schema == "public":
         raise ValueError("due work belongs to a customer schema")
-    DueWork.objects.update_or_create(schema_name=schema, kind=kind, ref=ref, defaults={"due_at": due_at})
+    if not keep_existing:
+        DueWork.objects.update_or_create(schema_name=schema, kind=kind, ref=ref, defaults={"due_at": due_at})
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO public.jobs_duework (schema_name, kind, ref, due_at, created_at) "
+            "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (schema_name, kind, ref) DO NOTHING",
+            [schema, kind, ref, due_at],
+        )
 
 
 def due_work_cancel(*, kind: str, ref: str, schema_name: str | None = None) -> None:

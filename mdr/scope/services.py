@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from mdr.audit.services import Actor, audit_record
+from mdr.jobs.health import customer_health_touch
 from mdr.scope.matcher import AlertFacts
 from mdr.scope.models import (
     Asset,
@@ -306,6 +307,7 @@ def version_publish(*, actor: Actor, version: ContractVersion, effective_date: d
     _compile_check(version)
     with transaction.atomic():
         _publish(version=version, valid_from=valid_from, actor=actor)
+        customer_health_touch()  # the console's customer list shows the contract
         audit_record(
             actor=actor,
             action="contract.version.publish",
@@ -869,6 +871,7 @@ def logsource_check_silence(*, source_key: str) -> CoverageDegradation | None:
             heartbeat_hours=hours,
             reason=f"no alert or heartbeat from {state.display_name} for more than {hours} h",
         )
+        customer_health_touch()  # the console's customer list counts silent sources
         audit_record(
             actor=Actor.system("scope"),
             action="coverage.degraded",
