@@ -539,12 +539,34 @@ def main() -> None:
     parser.add_argument(
         "--provision-minutes", type=float, default=None, help="stop growing the fleet after this long (then measure)"
     )
+    parser.add_argument(
+        "--executors",
+        default="subprocess:2,standard",
+        help="migrate_schemas executors measured at N, comma-separated, :P for --parallel "
+        "(default subprocess:2,standard; also multiprocessing, which forks TENANT_MULTIPROCESSING_MAX_PROCESSES=2)",
+    )
+    parser.add_argument(
+        "--migrate-only", action="store_true", help="only the migrate_schemas runs at the current fleet size"
+    )
     parser.add_argument("--skip-late", action="store_true", help="grow the fleet only (resumable provisioning)")
     args = parser.parse_args()
     if args.customers < 20:
         parser.error("--customers must be at least 20")
 
+    executors = []
+    for spec in args.executors.split(","):
+        name, _, parallel = spec.strip().partition(":")
+        if name not in ("standard", "subprocess", "multiprocessing"):
+            parser.error(f"unknown executor {name!r}")
+        executors.append((name, int(parallel) if parallel else None))
+
     provider_ensure()
+    if args.migrate_only:
+        runs = [migrate_run(name, parallel, args.migrate_cap) for name, parallel in executors]
+        for m in runs:
+            log(f"migrate at {len(fleet_slugs())}: {m}")
+        print(json.dumps({"bench": "tenants", "customers": len(fleet_slugs()), "migrate_at_n": runs}))
+        return
     figures = figures_load()
     fixed = fleet_check()
     log(f"fleet: {len(fleet_slugs())} customers at start ({fixed} furnished after an interrupted run)")
@@ -590,7 +612,7 @@ def main() -> None:
     log(f"API at {n}: {api}")
     jobs = jobs_measure()
     log(f"jobs at {n}: {jobs}")
-    migrate = [migrate_run("subprocess", 2, args.migrate_cap), migrate_run("standard", None, args.migrate_cap)]
+    migrate = [migrate_run(name, parallel, args.migrate_cap) for name, parallel in executors]
     log(f"migrate at {n}: {migrate}")
 
     early = figures
