@@ -192,6 +192,9 @@ def customer_onboard(
             from reports.services import report_schedule_next
 
             report_schedule_next()  # the monthly report drafts, through the due-work index
+            from mdr.jobs.health import customer_health_touch
+
+            customer_health_touch()  # its row on the console's customer list, filled in by a worker
             audit_record(
                 actor=actor,
                 action="customer.onboard",

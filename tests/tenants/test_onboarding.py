@@ -51,6 +51,11 @@ def test_onboarding_creates_a_complete_isolated_customer(db, tenants_ab, setting
     assert key.digest == keys.digest(result.api_key)
     assert result.api_key not in {key.digest, key.public_id}
     assert key.scopes == ["ingest"]
+    # and its row on the console's customer list is asked for (a worker fills it in)
+    from mdr.jobs.health import HEALTH_ACTOR
+    from mdr.jobs.models import DueWork
+
+    assert DueWork.objects.filter(schema_name="initech", kind=HEALTH_ACTOR).count() == 1
 
 
 def test_onboard_command_prints_one_json_object(db, tenants_ab):
