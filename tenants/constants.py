@@ -3,12 +3,13 @@
 import re
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class CustomerStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
-    OFFBOARDED = "offboarded", "Offboarded"
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    OFFBOARDED = "offboarded", _("Offboarded")
 
 
 # A slug is a DNS label (it becomes <slug>.<base domain>) and, with '-' mapped to '_', a schema name.
