@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import signal
 import statistics
@@ -51,6 +52,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +72,7 @@ from psycopg import sql  # noqa: E402
 PREFIX = "cap-"
 PROBE_PREFIX = "capprobe-"
 MEASURED_SLUG = "cap-00001"
+TEMPLATE = "tenant_template"  # settings.TENANT_BASE_SCHEMA (checked after django.setup())
 DUE_ROWS = 500
 OUTBOX_ROWS = 500
 JOB_ROUNDS = 5
@@ -225,8 +228,43 @@ def onboard(slug: str) -> tuple[str, float, float]:
     return result.customer.schema_name, onboard_ms, (time.perf_counter() - started) * 1000
 
 
-def fleet_grow(target: int, deadline: float | None = None) -> None:
-    """Onboard fleet customers up to ``target``, or until ``deadline`` (time.monotonic()) passes."""
+def template_ddl() -> str:
+    """The template schema as one DDL script (``pg_dump -s``, plus its ``django_migrations`` rows), for
+    ``--fleet-copy replay``; session settings become ``SET LOCAL`` and the search path is left alone."""
+    dump = ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-n", TEMPLATE, DB_NAME]
+    ddl = subprocess.run([*dump, "-s"], capture_output=True, text=True, check=True).stdout
+    rows = subprocess.run(
+        [*dump, "-a", "--inserts", "-t", f"{TEMPLATE}.django_migrations"], capture_output=True, text=True, check=True
+    ).stdout
+    lines = []
+    for line in (ddl + rows).splitlines():
+        if "set_config('search_path'" in line or line.startswith("\\"):  # psql meta-commands (\restrict)
+            continue
+        lines.append("SET LOCAL " + line[4:] if line.startswith("SET ") else line)
+    return "\n".join(lines)
+
+
+def create_schema_replay(ddl: str):
+    """A stand-in for ``Customer.create_schema``: the template's DDL replayed under the new name (one schema's
+    worth of work, whatever the size of the catalog), instead of django-tenants' ``clone_schema``."""
+    pattern = re.compile(rf"\b{TEMPLATE}\b")
+
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        if not re.fullmatch(r"cap_[0-9]{5}", self.schema_name):
+            raise ValueError(f"replay is for fleet schemas only, not {self.schema_name}")
+        with connection.cursor() as cursor:
+            cursor.execute(pattern.sub(self.schema_name, ddl))
+        return True
+
+    return create_schema
+
+
+def fleet_grow(target: int, deadline: float | None = None, copy: str = "clone") -> None:
+    """Onboard fleet customers up to ``target``, or until ``deadline`` (time.monotonic()) passes. ``copy``:
+    ``clone`` (the service as it is) or ``replay`` (the service with the schema copied by DDL replay)."""
+    if copy == "replay":
+        with mock.patch.object(Customer, "create_schema", create_schema_replay(template_ddl())):
+            return fleet_grow(target, deadline)
     have = fleet_slugs()
     missing = [f"{PREFIX}{i:05d}" for i in range(1, target + 1) if f"{PREFIX}{i:05d}" not in have]
     if not missing:
@@ -540,6 +578,14 @@ def main() -> None:
         "--provision-minutes", type=float, default=None, help="stop growing the fleet after this long (then measure)"
     )
     parser.add_argument(
+        "--fleet-copy",
+        choices=["clone", "replay"],
+        default="clone",
+        help="how fleet customers past 20 get their schema: clone (customer_onboard as is) or replay (customer_onboard "
+        "with create_schema replaced by a DDL replay of the template: onboarding probes always clone)",
+    )
+    parser.add_argument("--sample-late", type=int, default=None, help="probe onboardings at N (default --sample)")
+    parser.add_argument(
         "--executors",
         default="subprocess:2,standard",
         help="migrate_schemas executors measured at N, comma-separated, :P for --parallel "
@@ -595,13 +641,21 @@ def main() -> None:
         log("early figures (10/20 customers) reused from an earlier run (public.bench_capacity_figures)")
 
     started = time.perf_counter()
-    fleet_grow(args.customers, time.monotonic() + args.provision_minutes * 60 if args.provision_minutes else None)
+    from django.conf import settings
+
+    if settings.TENANT_BASE_SCHEMA != TEMPLATE:
+        raise SystemExit(f"the bench expects the template schema {TEMPLATE}, not {settings.TENANT_BASE_SCHEMA}")
+    if args.fleet_copy == "replay":
+        log(f"fleet: customers past {len(fleet_slugs())} get their schema by DDL replay (--fleet-copy replay)")
+        figure_save("fleet_cloned_upto", len(fleet_slugs()))
+    deadline = time.monotonic() + args.provision_minutes * 60 if args.provision_minutes else None
+    fleet_grow(args.customers, deadline, args.fleet_copy)
     log(f"fleet at {len(fleet_slugs())} customers ({time.perf_counter() - started:.0f}s this run)")
     if args.skip_late:
         return
 
     n = len(fleet_slugs())
-    late = probes("z", args.sample)
+    late = probes("z", args.sample_late or args.sample)
     log(f"probes at {n} existing: {late}")
     measured_schema = MEASURED_SLUG.replace("-", "_")
     dump = pg_dump_one(measured_schema)
@@ -626,6 +680,11 @@ def main() -> None:
 
     print()
     print(f"capacity at {n} customers (early baselines at {p10['existing']} / 20 customers)")
+    if figures.get("fleet_cloned_upto"):
+        print(
+            f"   fleet: customers 1-{figures['fleet_cloned_upto']} onboarded with clone_schema, the rest with the "
+            "template's DDL replayed (--fleet-copy replay); every timed onboarding probe used clone_schema"
+        )
     print(
         f"1. onboarding (customer_onboard, median of {args.sample}): {p10['onboard_ms_median']:.0f} ms at "
         f"{p10['existing']} vs {late['onboard_ms_median']:.0f} ms at {late['existing']}: {ratio_provision}x "
@@ -672,6 +731,8 @@ def main() -> None:
         "customers": n,
         "provision_at_10": p10,
         "provision_at_n": late,
+        "fleet_cloned_upto": figures.get("fleet_cloned_upto"),
+        "fleet_copy": args.fleet_copy,
         "ratio_provision": ratio_provision,
         "migrate_at_20": early["migrate_at_20"],
         "migrate_at_n": migrate,
