@@ -645,9 +645,13 @@ def main() -> None:
 
     if settings.TENANT_BASE_SCHEMA != TEMPLATE:
         raise SystemExit(f"the bench expects the template schema {TEMPLATE}, not {settings.TENANT_BASE_SCHEMA}")
+    if args.fleet_copy == "replay" and "fleet_cloned_upto" not in figures:  # where the first replay run began
+        figures["fleet_cloned_upto"] = len(fleet_slugs())
+        figure_save("fleet_cloned_upto", figures["fleet_cloned_upto"])
     if args.fleet_copy == "replay":
-        log(f"fleet: customers past {len(fleet_slugs())} get their schema by DDL replay (--fleet-copy replay)")
-        figure_save("fleet_cloned_upto", len(fleet_slugs()))
+        log(
+            f"fleet: customers past {figures['fleet_cloned_upto']} got their schema by DDL replay (--fleet-copy replay)"
+        )
     deadline = time.monotonic() + args.provision_minutes * 60 if args.provision_minutes else None
     fleet_grow(args.customers, deadline, args.fleet_copy)
     log(f"fleet at {len(fleet_slugs())} customers ({time.perf_counter() - started:.0f}s this run)")
