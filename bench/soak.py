@@ -20,9 +20,9 @@ server shows as latency and backlog, not as less load):
   ``--reads-per-second``;
 - the baseline, in the same run and on the same server: ``GET /bench/noop`` (a plain Django view) at 2/s.
 
-The receiver verifies each webhook's signature and counts notices by ``webhook-id`` (duplicates are retries the
-receiver dedupes). Every ``--sample`` seconds the resident memory of each process (gunicorn master and workers,
-the dramatiq processes, the scheduler) is read.
+The receiver (tests/reliability/receivers.py, as in the fault tests) verifies each webhook's signature and counts
+notices by ``webhook-id`` (duplicates are retries the receiver dedupes). Every ``--sample`` seconds the resident
+memory of each process (gunicorn master and workers, the dramatiq processes, the scheduler) is read.
 
 After the load stops, the workers get up to ``--drain`` seconds to finish, then the books: every alert the API
 accepted is stored and processed (lost = accepted - stored, unprocessed = stored - processed), every escalation's
@@ -48,7 +48,6 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -150,41 +149,6 @@ def setup(n: int, receiver_url: str, secret: str) -> list[dict]:
     for model in (DueWork, Outbox, TimerIndex):
         model.objects.filter(schema_name__in=schemas).delete()
     return customers
-
-
-# ---- the receiver -------------------------------------------------------------------------------------------------
-
-
-class Receiver:
-    """Verifies signatures; counts notices by webhook-id."""
-
-    def __init__(self, secret: str):
-        from mdr.escalations import webhook
-
-        self.secret, self.lock = secret, threading.Lock()
-        self.seen: dict[str, int] = defaultdict(int)
-        self.rejected = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                ok = webhook.verify(headers=headers, body=body, secret=receiver.secret)
-                with receiver.lock:
-                    if ok:
-                        receiver.seen[headers["webhook-id"]] += 1
-                    else:
-                        receiver.rejected += 1
-                self.send_response(200 if ok else 401)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/soak"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 # ---- the load -----------------------------------------------------------------------------------------------------
@@ -399,7 +363,7 @@ def memory_growth(samples: list[dict], warmup: float) -> dict[str, dict]:
 # ---- the books ----------------------------------------------------------------------------------------------------
 
 
-def balance(customers: list[dict], stats: Stats, receiver: Receiver, drain: float) -> dict:
+def balance(customers: list[dict], stats: Stats, receiver, drain: float) -> dict:
     """Wait (up to ``drain`` s) for every accepted alert to be processed and every delivery to be done; count."""
     from django.db import connection
     from django_tenants.utils import schema_context
@@ -425,8 +389,7 @@ def balance(customers: list[dict], stats: Stats, receiver: Receiver, drain: floa
         time.sleep(2)
     accepted = sum(stats.accepted.values())
     with receiver.lock:
-        notices = len(receiver.seen)
-        repeated = sum(count - 1 for count in receiver.seen.values())
+        notices, repeated = len(receiver.notices), receiver.repeats
     books.update(
         accepted=accepted,
         lost=accepted - books["stored"],
@@ -461,11 +424,11 @@ def main() -> None:
     from mdr.core.redis import redis_client
     from mdr.escalations import webhook
     from tests.live import start_scheduler, start_web, start_worker
+    from tests.reliability.receivers import DedupReceiver
 
     redis_client().flushdb()
-    secret = webhook.secret_generate()
-    receiver = Receiver(secret)
-    customers = setup(args.customers, receiver.url, secret)
+    receiver = DedupReceiver(webhook.secret_generate())  # checks signatures, counts notices by webhook-id
+    customers = setup(args.customers, receiver.url("/soak"), receiver.secret)
     env = dict(
         os.environ,
         DJANGO_DEBUG="0",
