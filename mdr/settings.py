@@ -86,6 +86,9 @@ PUBLIC_SCHEMA_NAME = "public"
 # New customer schemas are cloned from this migrated template instead of running every migration.
 TENANT_BASE_SCHEMA = env.str("MDR_TEMPLATE_SCHEMA", default="tenant_template")
 TENANT_CREATION_FAKES_MIGRATIONS = env.bool("MDR_CLONE_FROM_TEMPLATE", default=True)
+# How the template is copied: "replay" its SQL (pg_dump of the template, constant time per customer; falls back to
+# clone where pg_dump is missing) or django-tenants' "clone" (slows as the catalog grows: docs/performance.md).
+MDR_SCHEMA_COPY = env.str("MDR_SCHEMA_COPY", default="replay")
 TENANT_LIMIT_SET_CALLS = True
 TENANT_SUBPROCESS_PARALLEL = env.int("MDR_MIGRATE_PARALLEL", default=2)
 
