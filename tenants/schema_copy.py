@@ -24,6 +24,7 @@ import threading
 
 from django.conf import settings
 from django.db import connection
+from django_tenants.postgresql_backend.base import _check_schema_name
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ def template_script() -> str | None:
 def schema_copy_from_template(schema_name: str) -> bool:
     """Create ``schema_name`` as a copy of the template in the current transaction; False if the replay is not
     available here (the caller clones instead)."""
+    _check_schema_name(schema_name)  # a valid, unreserved identifier before it goes into SQL text
     script = template_script()
     if script is None:
         return False

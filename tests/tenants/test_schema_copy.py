@@ -67,3 +67,11 @@ def test_clone_is_the_fallback_when_asked_for(db, tenants_ab, settings):
     settings.MDR_SCHEMA_COPY = "clone"
     assert template_script() is None
     assert schema_copy_from_template("never_made") is False
+
+
+def test_a_name_that_is_no_schema_name_is_refused_before_any_sql(db, tenants_ab):
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        schema_copy_from_template('x"; DROP SCHEMA public CASCADE; --')
