@@ -25,6 +25,7 @@ import threading
 from django.conf import settings
 from django.db import connection
 from django_tenants.postgresql_backend.base import _check_schema_name
+from django_tenants.utils import schema_exists
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def _script(template: str) -> str:
 def template_script() -> str | None:
     """The current template's script (rendered on first use per template state), or None if it cannot be made."""
     template = settings.TENANT_BASE_SCHEMA
-    if settings.MDR_SCHEMA_COPY != "replay" or shutil.which("pg_dump") is None:
+    if settings.MDR_SCHEMA_COPY != "replay" or shutil.which("pg_dump") is None or not schema_exists(template):
         return None
     state = _template_state(template)
     with _lock:
