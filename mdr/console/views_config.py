@@ -86,22 +86,23 @@ def _diff(old, new) -> dict:
 # ---- contract versions ----------------------------------------------------------------------------------------
 
 
+def _found(obj, what: str):
+    """``obj`` from a selector, or a 404 naming what was not found (in the customer's schema only)."""
+    if obj is None:
+        raise Http404(f"No such {what}.")
+    return obj
+
+
 def _contract_or_404():
     from mdr.scope.selectors import contract_current
 
-    contract = contract_current()
-    if contract is None:
-        raise Http404("No contract.")
-    return contract
+    return _found(contract_current(), "contract")
 
 
 def _version_or_404(contract, number: int):
     from mdr.scope.selectors import version_get
 
-    version = version_get(contract=contract, number=number)
-    if version is None:
-        raise Http404("No such contract version.")
-    return version
+    return _found(version_get(contract=contract, number=number), "contract version")
 
 
 @capability_required(READ)
@@ -355,10 +356,7 @@ def sla_policies(request, slug: str):
 def _policy_or_404(policy_id: int):
     from mdr.sla.selectors import policy_get
 
-    policy = policy_get(policy_id=policy_id)
-    if policy is None:
-        raise Http404("No such SLA policy.")
-    return policy
+    return _found(policy_get(policy_id=policy_id), "SLA policy")
 
 
 def _policy_grid(data: dict) -> list[tuple[str, list]]:
@@ -516,9 +514,7 @@ def matrix_version(request, slug: str, version: int):
 
     customer = customer_get(slug=slug)
     with schema_context(customer.schema_name):
-        matrix = matrix_get(version=version)
-        if matrix is None:
-            raise Http404("No such matrix version.")
+        matrix = _found(matrix_get(version=version), "matrix version")
         previous = matrix_previous(matrix=matrix)
         names = contact_names()
         data = matrix_rules_as_dict(rules=matrix.rules, names=names)
@@ -606,10 +602,7 @@ def calendars(request, slug: str):
 def _calendar_or_404(calendar_id: int):
     from mdr.sla.selectors import calendar_get
 
-    stored = calendar_get(calendar_id=calendar_id)
-    if stored is None:
-        raise Http404("No such calendar.")
-    return stored
+    return _found(calendar_get(calendar_id=calendar_id), "calendar")
 
 
 @capability_required(READ)
